@@ -1,0 +1,29 @@
+"""Dependencies every router goes through: the caller (authentication lands here) and the platform services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from xueliang.app import Platform
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling. Until accounts exist (sharing issue) every caller is the anonymous operator."""
+
+    user_id: str
+    language: str
+
+
+def get_caller(request: Request) -> Caller:
+    """The one dependency that identifies the caller; every /api/v1 route depends on it."""
+    accept = request.headers.get("accept-language", "")
+    language = "en" if accept.lower().startswith("en") else "zh-CN"
+    return Caller(user_id="anonymous", language=language)
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform

@@ -1,0 +1,1 @@
+"""Sans-IO wire formats (SIP, MANSCDP, SDP, RTP, PS). Imports only `xueliang.domain`."""

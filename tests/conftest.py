@@ -1,0 +1,103 @@
+"""Shared fixtures: a migrated database on SQLite and on the real PostgreSQL, the platform, an API client.
+
+Storage tests take the ``engine`` fixture (or something built on it) and run twice: ``[sqlite]`` and
+``[postgresql]``. PostgreSQL comes from XUELIANG_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432, trust
+auth); a fresh database is created for the test run and dropped at its end. When the server cannot be reached
+the PostgreSQL variants are skipped locally and FAIL under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from xueliang.api.app import create_app
+from xueliang.app import Platform, build_platform
+from xueliang.config import Settings
+from xueliang.store.db import create_db_engine, migrate, normalise_url
+from xueliang.store.models import Base
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "XUELIANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for every test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    """A fresh PostgreSQL database for this test run, migrated, dropped afterwards."""
+    admin_url = normalise_url(POSTGRES_ADMIN_URL)
+    name = f"xueliang_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+    except Exception as exc:
+        message = f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    engine = create_db_engine(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    if tables:
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated database: SQLite file or the run's PostgreSQL database (emptied after the test)."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "xueliang.db"
+        shutil.copyfile(template, path)
+        sqlite_engine = create_db_engine(f"sqlite:///{path}")
+        yield sqlite_engine
+        sqlite_engine.dispose()
+        return
+    pg_engine: Engine = request.getfixturevalue("postgres_engine")
+    _truncate_all(pg_engine)
+    yield pg_engine
+    _truncate_all(pg_engine)
+
+
+@pytest.fixture
+def platform(engine: Engine, tmp_path: Path) -> Iterator[Platform]:
+    settings = Settings(data_dir=tmp_path / "data")
+    built = build_platform(settings, engine=engine, run_migrations=False)
+    yield built
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform)) as test_client:
+        yield test_client
