@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, Depends, FastAPI
 
 from xueliang import __version__
 from xueliang.api.deps import get_caller
 from xueliang.api.errors import install_error_handlers
-from xueliang.api.routers import health
+from xueliang.api.routers import cameras, governance, health, inventory, units
 from xueliang.app import Platform
 
 
 def create_app(platform: Platform) -> FastAPI:
     """An app serving ``platform``'s services; OpenAPI docs at /docs."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        platform.jobs.shutdown()  # the worker processes stop with the app (a later job would start them again)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="xueliang 雪亮平台",
         version=__version__,
         description="公共场所视频监控资源整合共享平台 API / Public video resource integration and sharing API",
@@ -23,5 +33,9 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(get_caller)])
     api.include_router(health.router)
+    api.include_router(cameras.router)
+    api.include_router(inventory.router)
+    api.include_router(governance.router)
+    api.include_router(units.router)
     app.include_router(api)
     return app

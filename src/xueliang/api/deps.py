@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from xueliang.app import Platform
+from xueliang.catalog.service import CatalogService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,7 @@ def get_caller(request: Request) -> Caller:
 def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+def get_catalog(request: Request) -> CatalogService:
+    return get_platform(request).catalog

@@ -51,7 +51,12 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # prepare_threshold=None: psycopg never switches a statement to a server-side prepared one, so PostgreSQL
+    # plans every query with its actual parameters. Generic plans guess the selectivity of ``grams @> $1`` and
+    # ``LIKE $2`` and pick the GIN bitmap for 路口 (in most rows) where an index scan in sort order stops at once.
+    return create_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -1,0 +1,1 @@
+"""The catalog service: the camera archive, inventory import, governance and the resource list export."""
