@@ -1,7 +1,9 @@
 """Repository of cameras: bulk writes for imports, lookups, and the filtered, keyset-paginated list.
 
-Bulk writes go through Core ``insert()``/``update()`` with executemany of plain dicts (no ORM objects): 100,000
-rows insert in about a second on SQLite. The caller owns the transaction (an import is all rows or none).
+Writes take plain dicts made by :func:`camera_row`, never ORM objects: inserts through ``store/bulk.py``
+(DBAPI executemany on SQLite, COPY on PostgreSQL), updates as Core ``update()`` executemany grouped by the
+columns each row supplies. The caller owns the transaction (an import is all rows or none). The list is
+described in :meth:`CameraRepository.list` and docs/architecture.md, section "Search".
 
 Rows carry codes; units are referenced by id, and the repository translates unit codes both ways. Stream URLs
 are stored without credentials; the credentials go encrypted into ``stream_credentials`` (``store/crypto.py``).
@@ -9,16 +11,13 @@ are stored without credentials; the credentials go encrypted into ``stream_crede
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
 import functools
-import json
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,17 +31,27 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from xueliang.domain.archive import CameraRecord
-from xueliang.store import search
+from xueliang.store import bulk, keyset, search
 from xueliang.store.crypto import Cipher, join_credentials, split_credentials
+from xueliang.store.keyset import CursorError, PageRequest
 from xueliang.store.models import Camera, Unit, utcnow
+
+__all__ = [
+    "CameraFilter",
+    "CameraPage",
+    "CameraRepository",
+    "CursorError",
+    "PageRequest",
+    "StoredCamera",
+    "camera_row",
+    "columns_for_fields",
+]
 
 CAMERA = cast(Table, Camera.__table__)
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CameraRecord))
@@ -65,14 +74,6 @@ _DISTINCT_DIVISIONS = text(
     SELECT code FROM d WHERE code IS NOT NULL LIMIT :cap
     """
 )
-
-SortKey = Literal["platform_id", "name", "install_time", "updated_at"]
-SORT_KEYS: tuple[str, ...] = ("platform_id", "name", "install_time", "updated_at")
-Order = Literal["asc", "desc"]
-
-
-class CursorError(ValueError):
-    """A pagination cursor that was not produced by this list with this sort and order."""
 
 
 # ------------------------------------------------------------------------------------------------ row shapes
@@ -154,15 +155,6 @@ class CameraFilter:
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat (WGS-84)
 
 
-@dataclass(frozen=True, slots=True)
-class PageRequest:
-    sort: SortKey = "platform_id"
-    order: Order = "asc"
-    limit: int = 50
-    cursor: str | None = None
-    with_total: bool = False
-
-
 @dataclass(slots=True)
 class CameraPage:
     items: list[StoredCamera]
@@ -170,65 +162,9 @@ class CameraPage:
     total: int | None
 
 
-def _cursor_value(value: object) -> object:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return value
-
-
-def encode_cursor(sort: str, order: str, value: object, pk: int) -> str:
-    payload = json.dumps([sort, order, _cursor_value(value), pk], ensure_ascii=False, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: str, order: str) -> tuple[object, int]:
-    """(sort value, pk) from a cursor made by :func:`encode_cursor` for the same sort and order."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        c_sort, c_order, value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
-        raise CursorError("malformed cursor") from exc
-    if c_sort != sort or c_order != order or not isinstance(pk, int) or isinstance(pk, bool):
-        raise CursorError("cursor belongs to another sort order")
-    try:
-        if sort == "install_time":
-            value = None if value is None else dt.date.fromisoformat(value)
-        elif sort == "updated_at":
-            value = dt.datetime.fromisoformat(value)
-        elif not isinstance(value, str):
-            raise TypeError(value)
-    except (TypeError, ValueError) as exc:
-        raise CursorError("malformed cursor value") from exc
-    return value, pk
-
-
 def _prefix_range(column: Any, prefix: str) -> ColumnElement[bool]:
     """``column`` starts with ``prefix`` (digits), as an index range: codes compare byte-wise, ':' follows '9'."""
     return and_(column >= prefix, column < prefix + ":")
-
-
-def _ordering(columns: Any, page: PageRequest) -> list[Any]:
-    """ORDER BY (sort key, id); install_time NULLs first ascending and last descending, as SQLite orders them."""
-    column, pk = getattr(columns, page.sort), columns.id
-    if page.order == "asc":
-        return [column.asc().nulls_first() if page.sort == "install_time" else column.asc(), pk.asc()]
-    return [column.desc().nulls_last() if page.sort == "install_time" else column.desc(), pk.desc()]
-
-
-def _keyset(sort: str, order: str, value: object, pk: int) -> ColumnElement[bool]:
-    column = getattr(Camera, sort)
-    if sort != "install_time":  # NOT NULL columns: one row-value comparison the index answers
-        if order == "asc":
-            return tuple_(column, Camera.id) > tuple_(value, pk)
-        return tuple_(column, Camera.id) < tuple_(value, pk)
-    # install_time may be NULL: NULLs sort first ascending and last descending (SQLite's own order)
-    if order == "asc":
-        if value is None:
-            return or_(and_(column.is_(None), Camera.id > pk), column.is_not(None))
-        return or_(column > value, and_(column == value, Camera.id > pk))
-    if value is None:
-        return and_(column.is_(None), Camera.id < pk)
-    return or_(column < value, and_(column == value, Camera.id < pk), column.is_(None))
 
 
 # ------------------------------------------------------------------------------------------------ repository
@@ -335,67 +271,11 @@ class CameraRepository:
         is_not_none = functools.partial(operator.is_not, None)
         columns = [c for c in rows[0] if any(map(is_not_none, map(operator.itemgetter(c), rows)))]
         if self.dialect == "sqlite":
-            self._insert_sqlite(rows, columns)
+            bulk.insert_sqlite(self.session.connection(), rows, columns)
         elif self.dialect == "postgresql":
-            self._copy_postgres(rows, columns)
+            bulk.copy_postgres(self.session.connection(), rows, columns)
         else:
             self.session.execute(insert(CAMERA), [{c: r[c] for c in columns} for r in rows])
-
-    def _insert_sqlite(self, rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
-        connection = self.session.connection()
-        get = operator.itemgetter(*columns)
-        converters = [(i, _SQLITE_CONVERTERS[c]) for i, c in enumerate(columns) if c in _SQLITE_CONVERTERS]
-        params: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = list(get(row)) if len(columns) > 1 else [get(row)]
-            for index, convert in converters:
-                values[index] = convert(values[index])
-            params.append(tuple(values))
-        sql = f"INSERT INTO camera ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
-        if len(rows) < _SQLITE_DEFER_SEARCH_ROWS:
-            connection.exec_driver_sql(sql, params)
-            return
-        before = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM camera").scalar_one()
-        # DML first: pysqlite opens the transaction on it, so the DDL below is part of it and rolls back with it
-        connection.exec_driver_sql("UPDATE camera_search_state SET deferred = 1 WHERE id = 1")
-        rebuilt: list[tuple[str, str]] = []
-        if len(rows) >= max(_SQLITE_REBUILD_INDEX_ROWS, before):
-            rebuilt = [
-                (str(name), str(create))
-                for name, create in connection.exec_driver_sql(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'camera' "
-                    "AND sql IS NOT NULL"
-                )
-            ]
-            for name, _sql in rebuilt:
-                connection.exec_driver_sql(f'DROP INDEX "{name}"')
-        connection.exec_driver_sql(sql, params)
-        for _name, create in rebuilt:
-            connection.exec_driver_sql(create)
-        connection.exec_driver_sql(
-            "INSERT INTO camera_search (rowid, search_grams) SELECT id, search_grams FROM camera WHERE id > ?",
-            (before,),
-        )
-        connection.exec_driver_sql("UPDATE camera_search_state SET deferred = 0 WHERE id = 1")
-
-    def _copy_postgres(self, rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
-        import psycopg
-
-        driver_connection = self.session.connection().connection.driver_connection
-        get = operator.itemgetter(*columns)
-        findings = columns.index("findings")
-        sql = f"COPY camera ({', '.join(columns)}) FROM STDIN"
-        try:
-            with (
-                driver_connection.cursor() as cursor,  # type: ignore[union-attr]
-                cursor.copy(sql) as copy,
-            ):
-                for row in rows:
-                    values = list(get(row))
-                    values[findings] = _json_text(values[findings])
-                    copy.write_row(values)
-        except psycopg.IntegrityError as exc:  # as SQLAlchemy would have raised it
-            raise IntegrityError(sql, None, exc) from exc
 
     def update_many(self, rows: Sequence[dict[str, Any]], columns: Sequence[frozenset[str]]) -> None:
         """Update existing cameras by platform ID, each only in its ``columns`` (plus the derived ones).
@@ -483,12 +363,12 @@ class CameraRepository:
         common text (路口) cost about as much as 50. A range over the codes instead would read and sort them all,
         and a scan in sort order would skip every camera of the divisions before it (IDs start with the division).
         """
-        if page.sort not in SORT_KEYS:
-            raise CursorError(f"unknown sort key {page.sort}")
+        if page.sort not in keyset.SORT_KEYS:
+            raise keyset.CursorError(f"unknown sort key {page.sort}")
         conditions = self._conditions(filters, division=False)
         if page.cursor:
-            value, pk = decode_cursor(page.cursor, page.sort, page.order)
-            conditions.append(_keyset(page.sort, page.order, value, pk))
+            value, pk = keyset.decode_cursor(page.cursor, page.sort, page.order)
+            conditions.append(keyset.after(Camera, page.sort, page.order, value, pk))
         codes: list[str] | None = None
         if filters.division_prefix:
             codes = self.division_codes(filters.division_prefix, DIVISION_BRANCHES)
@@ -501,12 +381,12 @@ class CameraRepository:
             branches = []
             for code in codes:
                 branch = self._select().where(*conditions, Camera.division_code == code)
-                inner = branch.order_by(*_ordering(Camera, page)).limit(page.limit + 1).subquery()
+                inner = branch.order_by(*keyset.ordering(Camera, page)).limit(page.limit + 1).subquery()
                 branches.append(select(inner))
             merged = union_all(*branches).subquery("page")
-            statement = select(merged).order_by(*_ordering(merged.c, page)).limit(page.limit + 1)
+            statement = select(merged).order_by(*keyset.ordering(merged.c, page)).limit(page.limit + 1)
         else:
-            statement = self._select().where(*conditions).order_by(*_ordering(Camera, page)).limit(page.limit + 1)
+            statement = self._select().where(*conditions).order_by(*keyset.ordering(Camera, page)).limit(page.limit + 1)
         rows = self.session.execute(statement).all()
 
         items = [self._stored(row) for row in rows[: page.limit]]
@@ -514,7 +394,7 @@ class CameraRepository:
         if len(rows) > page.limit and items:
             last = items[-1]
             value = last.updated_at if page.sort == "updated_at" else getattr(last.record, page.sort)
-            next_cursor = encode_cursor(page.sort, page.order, value, last.id)
+            next_cursor = keyset.encode_cursor(page.sort, page.order, value, last.id)
         total = None
         if page.with_total:
             count_conditions = self._conditions(filters)
@@ -531,31 +411,6 @@ class CameraRepository:
         )
         for row in self.session.execute(statement):
             yield self._stored(row)
-
-
-@functools.lru_cache(maxsize=16)
-def _sqlite_datetime(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DATETIME storage format
-
-
-def _sqlite_date(value: dt.date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if value else "[]"
-
-
-_SQLITE_CONVERTERS: dict[str, Any] = {
-    "created_at": _sqlite_datetime,
-    "updated_at": _sqlite_datetime,
-    "install_time": _sqlite_date,
-    "findings": _json_text,
-}
-_SQLITE_DEFER_SEARCH_ROWS = 500  # from this many rows a bulk insert fills the FTS5 table in one statement
-# from this many rows, and at least as many as the table holds, a bulk insert drops the secondary indexes and
-# creates them again afterwards (sorting once beats 13 random B-tree inserts per row: 100,000 rows 2.5 s, not 4 s)
-_SQLITE_REBUILD_INDEX_ROWS = 20_000
 
 
 def _chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:

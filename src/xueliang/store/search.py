@@ -21,8 +21,9 @@ import re
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, ColumnElement, Text, column, func, literal, literal_column, text, true
+from sqlalchemy import ARRAY, ColumnElement, Text, bindparam, column, func, literal, literal_column, text, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 #: Below this many digits a digit-only query is not treated as the start of a platform ID.
 ID_PREFIX_MIN_DIGITS = 6
@@ -106,7 +107,10 @@ def sqlite_grams_match(session: Session, id_column: Any, grams: list[str], norma
     probe = text("SELECT rowid FROM camera_search WHERE camera_search MATCH :match LIMIT :limit")
     rowids = list(session.scalars(probe, {"match": match, "limit": SQLITE_PROBE_LIMIT + 1}))
     if len(rowids) <= SQLITE_PROBE_LIMIT:
-        return cast("ColumnElement[bool]", id_column.in_(rowids))
+        # rendered inline (integers from the index): a division filter repeats the condition in up to 32 branches,
+        # which as bound parameters could pass SQLite's limit of 32,766 per statement
+        ids: BindParameter[int] = bindparam("fts_rowids", rowids, expanding=True, literal_execute=True)
+        return cast("ColumnElement[bool]", id_column.in_(ids))
     if not normalised.isdigit():
         return true()
     subquery = text("SELECT rowid FROM camera_search WHERE camera_search MATCH :match").bindparams(match=match)

@@ -159,9 +159,9 @@ def test_sqlite_bulk_load_rebuilds_indexes_inside_the_transaction(
         pytest.skip("SQLite's bulk load path")
     from sqlalchemy import inspect
 
-    from xueliang.store import cameras as camera_store
+    from xueliang.store import bulk
 
-    monkeypatch.setattr(camera_store, "_SQLITE_REBUILD_INDEX_ROWS", 600)
+    monkeypatch.setattr(bulk, "SQLITE_REBUILD_INDEX_ROWS", 600)
     sessions, rows, _ = repo_rows
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("camera")}
     failing = [record(i) for i in range(1, 700)] + [record(5)]

@@ -12,8 +12,8 @@ from xueliang.catalog.errors import CameraRejectedError, InvalidQueryError
 from xueliang.catalog.units import UnitDirectory, auto_code, guess_kind
 from xueliang.domain.archive import error
 from xueliang.jobs import InlineJobRunner, ProcessJobRunner
-from xueliang.store.cameras import CursorError, decode_cursor, encode_cursor
 from xueliang.store.crypto import FernetCipher, join_credentials, split_credentials
+from xueliang.store.keyset import CursorError, decode_cursor, encode_cursor
 from xueliang.store.units import UnitInfo
 
 UNITS = [
