@@ -52,7 +52,7 @@ def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, demo_cameras: int = 0) -> None:
     import uvicorn
 
     from xueliang.api.app import create_app
@@ -61,6 +61,9 @@ def _serve(settings: Settings) -> None:
     _setup_logging(settings)
     platform = build_platform(settings)
     try:
+        if demo_cameras:
+            _seed_demo(platform, demo_cameras)
+        console.print(f"xueliang: http://{settings.http_host}:{settings.http_port}/  (API docs: /docs)")
         uvicorn.run(create_app(platform), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         platform.close()
@@ -74,6 +77,33 @@ def serve(
 ) -> None:
     """Run the platform (API and console) until interrupted."""
     _serve(load_settings(data_dir=data_dir, http_host=http_host, http_port=http_port))
+
+
+def _seed_demo(platform: Any, cameras: int) -> None:
+    from xueliang.demo import seed_demo
+
+    result = seed_demo(platform, cameras)
+    if result is None:
+        console.print("演示数据已存在 / demo archive already loaded")
+    elif result.accepted:
+        console.print(f"已导入示例资源清单 {result.rows_created} 路 / sample inventory imported: {result.rows_created}")
+    else:
+        console.print(f"[red]示例清单导入失败 / sample inventory rejected: {result.error_count} errors[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory of the demo")] = Path("./xueliang-demo"),
+    http_host: Annotated[str | None, typer.Option("--http-host", help="Listen address")] = None,
+    http_port: Annotated[int | None, typer.Option("--http-port", help="Listen port")] = None,
+    cameras: Annotated[int, typer.Option("--cameras", min=1, max=200_000, help="Sample cameras")] = 2000,
+) -> None:
+    """Run the platform with a demo city (Lu'an) on embedded SQLite: a sample inventory is imported on first start."""
+    settings = load_settings(data_dir=data_dir, http_host=http_host, http_port=http_port, database_url=None)
+    if settings.database_url:
+        settings = settings.model_copy(update={"database_url": None})
+    _serve(settings, demo_cameras=cameras)
 
 
 @id_app.command("explain")

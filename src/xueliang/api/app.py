@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from xueliang import __version__
 from xueliang.api.deps import get_caller
 from xueliang.api.errors import install_error_handlers
-from xueliang.api.routers import cameras, governance, health, inventory, units
+from xueliang.api.routers import cameras, governance, health, home, inventory, units
 from xueliang.app import Platform
 
 
@@ -38,4 +38,5 @@ def create_app(platform: Platform) -> FastAPI:
     api.include_router(governance.router)
     api.include_router(units.router)
     app.include_router(api)
+    app.include_router(home.router)
     return app
