@@ -135,11 +135,6 @@ def _usage_error(zh: str, en: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-def error_report_paths(source: Path) -> tuple[Path, Path]:
-    """Where a rejected import's error report goes: next to the input, ``清单.xlsx`` -> ``清单.errors.xlsx``."""
-    return source.with_name(source.stem + ".errors.xlsx"), source.with_name(source.stem + ".errors.json")
-
-
 @inventory_app.command("import")
 def inventory_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="xlsx, xls or csv")],
@@ -156,6 +151,7 @@ def inventory_import(
     from xueliang.app import build_platform
     from xueliang.catalog.errors import InvalidOptionsError
     from xueliang.catalog.importer import ImportOptions
+    from xueliang.catalog.service import error_report_paths
     from xueliang.domain.archive import Crs
 
     if mode not in ("create", "upsert"):

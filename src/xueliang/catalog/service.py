@@ -380,6 +380,11 @@ class CatalogService:
         return write_export(self.export_rows(query), fmt, out)
 
 
+def error_report_paths(source: Path) -> tuple[Path, Path]:
+    """Where a rejected import's error report goes: next to the input, ``清单.xlsx`` -> ``清单.errors.xlsx``."""
+    return source.with_name(source.stem + ".errors.xlsx"), source.with_name(source.stem + ".errors.json")
+
+
 def write_reports(result: ImportResult, xlsx: Path, json_path: Path) -> None:
     """The error report of a rejected import, as xlsx and JSON (row, column, value, message zh + en)."""
     from xueliang.catalog.reports import write_error_report
