@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xueliang.domain import divisions
-from xueliang.domain.archive import FIELDS, CameraRecord, ValidationContext, validate
+from xueliang.domain.archive import FIELDS, CameraRecord, ValidationContext
 from xueliang.domain.coords import haversine_m
+from xueliang.domain.validator import validate_record
 
 DEFAULT_DUPLICATE_DISTANCE_M = 15.0
 REQUIRED_FIELDS: tuple[str, ...] = (
@@ -184,7 +185,7 @@ def build_report(
     refs: list[CameraRef] = []
     division_names: dict[str, str] = {}
     for record, owner_name in cameras:
-        found = validate(record, context)
+        found = validate_record(record, context)
         errors = any(f.is_error for f in found)
         complete = is_complete(record)
         owner = record.owner_unit or ""

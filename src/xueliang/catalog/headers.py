@@ -12,7 +12,7 @@ field, the rank-0 column wins and the other is left unmapped (a sheet with an in
 ``国标编码`` is common); two columns of the same best rank are a :class:`~xueliang.catalog.table.TableError`.
 
 ``crs`` is not an archive field: it is a per-row coordinate system column (``坐标系``), which
-:func:`xueliang.domain.archive.normalise` reads.
+:func:`xueliang.domain.validator.normalise_raw` reads.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from xueliang.catalog.errors import InvalidOptionsError
 from xueliang.catalog.table import RowProblem, SourceTable
 from xueliang.catalog.units import UnitDirectory
-from xueliang.domain.archive import CameraRecord, Crs, Finding, ValidationContext, check_camera
+from xueliang.domain.archive import CameraRecord, Crs, Finding, ValidationContext
+from xueliang.domain.validator import check_camera
 from xueliang.store.cameras import (
     RECORD_FIELDS,
     CameraRepository,

@@ -43,8 +43,8 @@ from xueliang.domain.archive import (
     Finding,
     NamingRule,
     ValidationContext,
-    check_camera,
 )
+from xueliang.domain.validator import check_camera
 from xueliang.store import settings as setting_keys
 from xueliang.store.cameras import (
     RECORD_FIELDS,

@@ -6,9 +6,9 @@ edits, later the GB/T 28181 catalog sync) and the one archive validator (:mod:`x
 Flow::
 
     raw values (cells of a sheet, JSON of an API call, catalog XML fields)
-      -> normalise(raw) -> (CameraRecord, findings)   labels -> codes, text -> numbers/dates; coercion problems
-      -> validate(record, context) -> findings        semantic rules: ID, division, coordinates, ...
-    check_camera(raw, context) runs both.
+      -> validator.normalise_raw(raw) -> (CameraRecord, findings)   labels -> codes, text -> numbers/dates
+      -> validator.validate_record(record, context) -> findings      rules: ID, division, coordinates, ...
+    validator.check_camera(raw, context) runs both.
 
 Findings carry a severity. Human input is rejected on any error; device input is stored and flagged. Codes are
 stored as short strings (``"1"``, ``"video_private"``); each code table accepts its codes, its Chinese and
@@ -20,8 +20,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from xueliang.domain.coords import Crs as Crs  # re-exported: a record names its coordinate system
 
 # --------------------------------------------------------------------------------------------------------------
 # Findings
@@ -290,12 +292,6 @@ CODE_TABLES: dict[str, CodeTable] = {
 # The record
 
 
-class Crs(enum.StrEnum):
-    WGS84 = "wgs84"
-    GCJ02 = "gcj02"
-    BD09 = "bd09"
-
-
 @dataclass(slots=True)
 class CameraRecord:
     """One camera's archive, typed. ``None`` means not supplied. Code fields hold codes of CODE_TABLES."""
@@ -478,31 +474,3 @@ class ValidationContext:
     id_taken: Callable[[str], bool] = field(default=lambda _id: False)
     #: for device input: report errors but the caller stores the record anyway
     source: str = "human"  # "human" | "device"
-
-
-def normalise(raw: Mapping[str, object], *, crs: Crs = Crs.WGS84) -> tuple[CameraRecord, list[Finding]]:
-    """Turn raw values keyed by CameraRecord field names into a typed record.
-
-    Accepts strings (cells as text, numbers stored as text, labels instead of codes) and already-typed values.
-    Coordinates are converted from ``crs`` (or the row's own ``crs`` key) to WGS-84, the submitted values kept.
-    Problems (not a number, unknown code, too long) become error findings; the field is then left None.
-    """
-    from xueliang.domain.validator import normalise_raw
-
-    return normalise_raw(raw, crs=crs)
-
-
-def validate(record: CameraRecord, context: ValidationContext) -> list[Finding]:
-    """The archive rules (see the module docstring of xueliang.domain.validator)."""
-    from xueliang.domain.validator import validate_record
-
-    return validate_record(record, context)
-
-
-def check_camera(
-    raw: Mapping[str, object], context: ValidationContext, *, crs: Crs = Crs.WGS84
-) -> tuple[CameraRecord, list[Finding]]:
-    """normalise + validate: the one entry point for every record that enters the archive."""
-    record, findings = normalise(raw, crs=crs)
-    findings.extend(validate(record, context))
-    return record, findings

@@ -14,10 +14,18 @@ All functions take and return ``(lon, lat)`` in degrees, in that order, like the
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable
 
-from xueliang.domain.archive import Crs
+
+class Crs(enum.StrEnum):
+    """Coordinate systems a submitter may use; the archive stores WGS-84."""
+
+    WGS84 = "wgs84"
+    GCJ02 = "gcj02"
+    BD09 = "bd09"
+
 
 __all__ = [
     "Crs",

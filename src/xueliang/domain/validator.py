@@ -331,7 +331,12 @@ def _crs_of(value: object) -> Crs | None:
 
 
 def normalise_raw(raw: Mapping[str, object], *, crs: Crs = Crs.WGS84) -> tuple[CameraRecord, list[Finding]]:
-    """See :func:`xueliang.domain.archive.normalise`."""
+    """Turn raw values keyed by CameraRecord field names into a typed record.
+
+    Accepts strings (cells as text, numbers stored as text, labels instead of codes) and already-typed values.
+    Coordinates are converted from ``crs`` (or the row's own ``crs`` key) to WGS-84, the submitted values kept.
+    Problems (not a number, unknown code, too long) become error findings; the field is then left None.
+    """
     record = CameraRecord()
     findings: list[Finding] = []
     plan = _PLAN.get
@@ -674,3 +679,12 @@ def validate_record(record: CameraRecord, context: ValidationContext) -> list[Fi
         _check_class_1(record, out)
     _check_name(record, context, division_code, out)
     return out
+
+
+def check_camera(
+    raw: Mapping[str, object], context: ValidationContext, *, crs: Crs = Crs.WGS84
+) -> tuple[CameraRecord, list[Finding]]:
+    """normalise + validate: the one entry point for every record that enters the archive."""
+    record, findings = normalise_raw(raw, crs=crs)
+    findings.extend(validate_record(record, context))
+    return record, findings

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from xueliang.catalog.sheets import read_table
-from xueliang.domain.archive import ValidationContext, check_camera
+from xueliang.domain.archive import ValidationContext
+from xueliang.domain.validator import check_camera
 
 
 def test_department_messy_xlsx(inventory_data: Path) -> None:

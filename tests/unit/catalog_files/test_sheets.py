@@ -16,7 +16,8 @@ import xlsxwriter
 from xueliang.catalog.sheets import cell_text, column_letter, read_table
 from xueliang.catalog.table import TableError
 from xueliang.catalog.template import EXAMPLE_ID, EXAMPLE_REMARK
-from xueliang.domain.archive import ValidationContext, check_camera
+from xueliang.domain.archive import ValidationContext
+from xueliang.domain.validator import check_camera
 
 if TYPE_CHECKING:
     from .conftest import Books

@@ -19,7 +19,8 @@ from xueliang.catalog.template import (
     template_columns,
     write_template,
 )
-from xueliang.domain.archive import FIELDS, FieldKind, ValidationContext, check_camera
+from xueliang.domain.archive import FIELDS, FieldKind, ValidationContext
+from xueliang.domain.validator import check_camera
 
 
 @pytest.fixture(scope="module")

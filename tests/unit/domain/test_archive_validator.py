@@ -14,10 +14,10 @@ from xueliang.domain.archive import (
     NamingRule,
     Severity,
     ValidationContext,
-    check_camera,
-    normalise,
-    validate,
 )
+from xueliang.domain.validator import check_camera
+from xueliang.domain.validator import normalise_raw as normalise
+from xueliang.domain.validator import validate_record as validate
 
 TODAY = dt.date(2025, 6, 1)
 YUAN_SEAT = (116.47459, 31.74012)  # 裕安区 seat, WGS-84
