@@ -101,6 +101,8 @@ def test_messy_sheet_rejected_fixed_accepted_exported(engine: Engine, tmp_path: 
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     assert {p["rule"] for p in errors} == set(FIXES)
     assert all(p["row"] > 3 and p["column"] for p in errors)  # located below the title and header rows
+    mismatches = [p for p in report["problems"] if p["rule"] == "id.network_mismatch"]
+    assert mismatches and {p["value"] for p in mismatches} == {"行业专网"}  # the cell as the clerk wrote it
     shown = open_in_spreadsheet_program(tmp_path / "交通局资源清单.errors.xlsx", tmp_path / "report")
     text = "\n".join(",".join(row) for row in shown)
     assert "飞碟" in text and "不在代码表中" in text and "is not in the code table" in text

@@ -156,7 +156,8 @@ def _column_labels(table: SourceTable) -> dict[str, str]:
 
 def _problem(row_number: int, finding: Finding, labels: Mapping[str, str], values: Mapping[str, str]) -> RowProblem:
     field_name = finding.field
-    value = finding.value if finding.value is not None else values.get(field_name, "")
+    # the cell as the clerk wrote it (行业专网), not the normalised value (industry_private)
+    value = values.get(field_name) or finding.value or ""
     return RowProblem(
         row_number,
         labels.get(field_name, ""),
