@@ -30,6 +30,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from xueliang.catalog.errors import InvalidOptionsError
+from xueliang.catalog.sheets import collector_paused
 from xueliang.catalog.table import RowProblem, SourceTable
 from xueliang.catalog.units import UnitDirectory
 from xueliang.domain.archive import CameraRecord, Crs, Finding, ValidationContext
@@ -178,6 +179,17 @@ def import_table(
     context: Callable[[Session], ValidationContext],
 ) -> ImportResult:
     """Validate every row of ``table`` and write all of them or none (see the module docstring)."""
+    with collector_paused():  # hundreds of thousands of short-lived objects, none in cycles
+        return _import_table(sessions, cipher, table, options, context)
+
+
+def _import_table(
+    sessions: sessionmaker[Session],
+    cipher: Callable[[], Cipher],
+    table: SourceTable,
+    options: ImportOptions,
+    context: Callable[[Session], ValidationContext],
+) -> ImportResult:
     started = time.perf_counter()
     result = ImportResult(table.filename, "rejected", options.mode, options.dry_run, rows_total=len(table.rows))
     for header in table.unknown_headers:
