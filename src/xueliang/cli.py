@@ -106,6 +106,25 @@ def demo(
     _serve(settings, demo_cameras=cameras)
 
 
+@id_app.command("next")
+def id_next(
+    prefix: Annotated[str, typer.Argument(help="Digits 1-14: division (8), industry (2), type (3), network (1)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print the next free ID under a prefix, given the archive (a suggestion, not a reservation)."""
+    from xueliang.app import build_platform
+    from xueliang.catalog.errors import InvalidQueryError
+
+    platform = build_platform(load_settings(data_dir=data_dir))
+    try:
+        console.print(platform.catalog.next_free_id(prefix))
+    except InvalidQueryError as exc:
+        console.print(f"[red]{exc.zh} / {exc.en}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        platform.close()
+
+
 @id_app.command("explain")
 def id_explain(device_id: Annotated[str, typer.Argument(help="A 20-digit ID")]) -> None:
     """Print the parts of an ID in Chinese and English."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from xueliang import __version__
 from xueliang.api.deps import get_caller
 from xueliang.api.errors import install_error_handlers
-from xueliang.api.routers import cameras, governance, health, home, inventory, units
+from xueliang.api.routers import cameras, governance, health, home, ids, inventory, units
 from xueliang.app import Platform
 
 
@@ -37,6 +37,7 @@ def create_app(platform: Platform) -> FastAPI:
     api.include_router(inventory.router)
     api.include_router(governance.router)
     api.include_router(units.router)
+    api.include_router(ids.router)
     app.include_router(api)
     app.include_router(home.router)
     return app

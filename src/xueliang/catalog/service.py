@@ -278,6 +278,21 @@ class CatalogService:
 
     # ---------------------------------------------------------------------------------------- inventory
 
+    def next_free_id(self, prefix14: str) -> str:
+        """The ID with the next free serial under ``prefix14`` (division 8 + industry 2 + type 3 + network 1).
+
+        A suggestion, not a reservation: the ID is taken when a camera is written with it (the unique
+        constraint decides a race). Raises InvalidQueryError for a malformed prefix or a full range.
+        """
+        from xueliang.domain import ids
+
+        try:
+            ids.next_free_serial(prefix14, ())  # checks the prefix before touching the database
+            with self.sessions() as session:
+                return ids.next_free_serial(prefix14, CameraRepository(session).ids_with_prefix(prefix14.strip()))
+        except ids.IdError as exc:
+            raise InvalidQueryError("prefix", exc.message_zh, exc.message_en) from exc
+
     def import_table(self, table: SourceTable, options: ImportOptions) -> ImportResult:
         """Validate and import a table: all rows or none (see :mod:`xueliang.catalog.importer`)."""
         return import_table(self.sessions, self.cipher, table, options, self.validation_context)
