@@ -172,6 +172,12 @@ class CatalogService:
                     f"行政区划代码应为2至12位数字：{code}",
                     f"a division code is 2 to 12 digits: {code}",
                 )
+            if not divisions.is_known(code):
+                raise InvalidQueryError(
+                    "division",
+                    f"没有行政区划代码为 {code} 的行政区划（GB/T 2260），请检查代码",
+                    f"no administrative division has the code {code} (GB/T 2260): check the code",
+                )
             prefix = divisions.prefix(code)
         owner_id = None
         if query.unit is not None and query.unit.strip():

@@ -122,6 +122,8 @@ def test_unknown_filter_values_are_422_with_the_accepted_values(client: TestClie
     assert "video_private" in body["message_en"]
     assert client.get("/api/v1/cameras", params={"unit": "不存在的单位"}).status_code == 422
     assert client.get("/api/v1/cameras", params={"division": "34x"}).status_code == 422
+    unknown = client.get("/api/v1/cameras", params={"division": "99"}, headers={"accept-language": "en"})
+    assert unknown.status_code == 422 and "no administrative division has the code 99" in unknown.json()["message"]
     assert client.get("/api/v1/cameras", params={"bbox": "1,2,3"}).status_code == 422
     assert client.get("/api/v1/cameras", params={"limit": 501}).status_code == 422
     assert client.get("/api/v1/cameras", params={"cursor": "bm9wZQ"}).status_code == 422
