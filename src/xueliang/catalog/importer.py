@@ -171,6 +171,7 @@ def _problem(row_number: int, finding: Finding, labels: Mapping[str, str], value
     )
 
 
+@collector_paused()  # hundreds of thousands of short-lived objects, none in cycles
 def import_table(
     sessions: sessionmaker[Session],
     cipher: Callable[[], Cipher],
@@ -179,17 +180,6 @@ def import_table(
     context: Callable[[Session], ValidationContext],
 ) -> ImportResult:
     """Validate every row of ``table`` and write all of them or none (see the module docstring)."""
-    with collector_paused():  # hundreds of thousands of short-lived objects, none in cycles
-        return _import_table(sessions, cipher, table, options, context)
-
-
-def _import_table(
-    sessions: sessionmaker[Session],
-    cipher: Callable[[], Cipher],
-    table: SourceTable,
-    options: ImportOptions,
-    context: Callable[[Session], ValidationContext],
-) -> ImportResult:
     started = time.perf_counter()
     result = ImportResult(table.filename, "rejected", options.mode, options.dry_run, rows_total=len(table.rows))
     for header in table.unknown_headers:
