@@ -5,9 +5,12 @@ declaration however it is spelt (``encoding="gb2312"``, ``encoding='GBK'``, ``en
 and then decides by the bytes:
 
 1. pure ASCII: nothing to decide; the charset is the declared one (UTF-8 when none is declared);
-2. valid UTF-8 with at least one multi-byte sequence: UTF-8, whatever was declared. GB-family text almost never
-   forms valid UTF-8 (its common lead bytes 0xB0-0xF7 are UTF-8 continuation bytes), while devices declaring
-   GB2312 and sending UTF-8 are common;
+2. valid UTF-8 with at least one multi-byte sequence: UTF-8, unless a GB-family charset was declared, the
+   bytes are valid GB 18030 too, and the GB reading is the more plausible text (more of its non-ASCII
+   characters are common CJK, CJK punctuation or full-width forms). GB-family text rarely forms valid UTF-8
+   (its common lead bytes 0xB0-0xF7 are UTF-8 continuation bytes), but short names can: 貋 in GBK is the
+   UTF-8 of U+0601. Devices declaring GB2312 and sending UTF-8 are common: their bytes read as GB 18030
+   either fail or give kana, box drawing and rare characters, so UTF-8 wins there;
 3. otherwise GB 18030 (a superset of GB 2312 and GBK, so every GB-family declaration decodes with it); bytes
    that are not even GB 18030 are replaced with U+FFFD and the result is marked ``lossy``.
 
@@ -97,6 +100,16 @@ def declared_label(data: bytes) -> str | None:
     return encoding.group(1).decode("ascii") if encoding else None
 
 
+def _is_common(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+
+
+def _plausibility(text: str) -> float:
+    """The share of non-ASCII characters that Chinese device text is made of."""
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    return sum(map(_is_common, wide)) / len(wide) if wide else 1.0
+
+
 def decode(data: bytes) -> Decoded:
     """Decode a body; never raises (bytes no charset accepts become U+FFFD, with ``lossy`` set)."""
     bom = data.startswith(_UTF8_BOM)
@@ -111,6 +124,14 @@ def decode(data: bytes) -> Decoded:
     except UnicodeDecodeError:
         pass
     else:
+        if declared in _GB_FAMILY and declared is not None:
+            try:
+                gb_text = data.decode("gb18030")
+            except UnicodeDecodeError:
+                pass
+            else:
+                if _plausibility(gb_text) >= _plausibility(text):
+                    return Decoded(gb_text, declared, label)
         return Decoded(text, Charset.UTF8, label, mismatch=label is not None and declared is not Charset.UTF8)
     used = declared if declared in _GB_FAMILY else Charset.GB18030
     mismatch = bom or (label is not None and declared not in _GB_FAMILY)

@@ -127,3 +127,19 @@ def test_looks_garbled() -> None:
     assert not looks_garbled(NAME)
     assert not looks_garbled("Hikvision DS-2CD")
     assert not looks_garbled("")
+
+
+def test_gbk_bytes_that_happen_to_be_valid_utf8_are_read_as_declared() -> None:
+    # 貋 in GBK is D8 81, which is also the UTF-8 of U+0601 (found by hypothesis)
+    body = encode("<Notify><Name>貋</Name></Notify>", Charset.GBK)
+    body.decode("utf-8")  # the trap: valid UTF-8
+    decoded = decode(body)
+    assert decoded.charset is Charset.GBK
+    assert "貋" in decoded.text
+
+
+def test_utf8_chinese_declared_gb2312_is_still_read_as_utf8() -> None:
+    body = '<?xml version="1.0" encoding="gb2312"?><Notify><Name>裕安区梅山路东</Name></Notify>'.encode()
+    decoded = decode(body)
+    assert decoded.charset is Charset.UTF8
+    assert "裕安区梅山路东" in decoded.text
