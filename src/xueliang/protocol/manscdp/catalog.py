@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
 from xueliang.domain.ids import Edition
 from xueliang.protocol.manscdp.catalog_item import CatalogEvent, CatalogItem
@@ -84,11 +85,9 @@ def _write_items(writer: Writer, sum_num: int | None, items: Sequence[CatalogIte
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogResponse(WireMessage):
-    """One fragment of a catalog. ``num`` is the ``DeviceList Num=`` as received (None when absent); ``dropped``
-    counts items that had no DeviceID. Encoding writes ``Num`` from the items actually sent."""
+class _CatalogItems(WireMessage):
+    """What a Catalog Response fragment and a Catalog NOTIFY share: SumNum and a DeviceList of items."""
 
-    KIND = Kind.RESPONSE
     CMD_TYPE = "Catalog"
 
     sn: int
@@ -102,7 +101,7 @@ class CatalogResponse(WireMessage):
         check_header(self.sn, self.device_id)
 
     @classmethod
-    def parse(cls, root: Node, header: Header | None = None) -> CatalogResponse:
+    def parse(cls, root: Node, header: Header | None = None) -> Self:
         head = header_of(root, header)
         sum_num, num, items, dropped = _read_items(root)
         return cls(head.sn, head.device_id, sum_num, items, num, dropped)
@@ -117,27 +116,18 @@ class CatalogResponse(WireMessage):
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogNotify(WireMessage):
+class CatalogResponse(_CatalogItems):
+    """One fragment of a catalog. ``num`` is the ``DeviceList Num=`` as received (None when absent); ``dropped``
+    counts items that had no DeviceID. Encoding writes ``Num`` from the items actually sent."""
+
+    KIND = Kind.RESPONSE
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogNotify(_CatalogItems):
     """A Catalog NOTIFY (subscription): items carrying ``event`` (ON, OFF, VLOST, DEFECT, DEL, ADD, UPDATE)."""
 
     KIND = Kind.NOTIFY
-    CMD_TYPE = "Catalog"
-
-    sn: int
-    device_id: str
-    sum_num: int | None
-    items: tuple[CatalogItem, ...] = ()
-    num: int | None = field(default=None, compare=False)
-    dropped: int = field(default=0, compare=False)
-
-    def __post_init__(self) -> None:
-        check_header(self.sn, self.device_id)
-
-    @classmethod
-    def parse(cls, root: Node, header: Header | None = None) -> CatalogNotify:
-        head = header_of(root, header)
-        sum_num, num, items, dropped = _read_items(root)
-        return cls(head.sn, head.device_id, sum_num, items, num, dropped)
 
     def events(self) -> list[tuple[CatalogEvent | None, CatalogItem]]:
         """Each item with its event as a :class:`CatalogEvent` (None for an event this layer does not know)."""
