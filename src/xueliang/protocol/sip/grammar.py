@@ -81,43 +81,14 @@ def unquote(text: str) -> str:
     return text
 
 
-def split_commas(value: str) -> list[str]:
-    """Split a list-valued header (``Via: a, b``) on commas outside quotes and angle brackets; empties dropped."""
-    if "," not in value:
-        stripped = value.strip()
-        return [stripped] if stripped else []
+def _split_outside_quotes(text: str, separator: str, *, brackets: bool) -> tuple[list[str], bool]:
+    """Split on ``separator`` outside quoted strings (and, with ``brackets``, outside ``<...>``).
+
+    Returns the raw parts and whether a quoted string was left open."""
     parts: list[str] = []
     start = 0
     in_quotes = False
     in_angle = False
-    escaped = False
-    for index, char in enumerate(value):
-        if escaped:
-            escaped = False
-        elif in_quotes:
-            if char == "\\":
-                escaped = True
-            elif char == '"':
-                in_quotes = False
-        elif char == '"':
-            in_quotes = True
-        elif char == "<":
-            in_angle = True
-        elif char == ">":
-            in_angle = False
-        elif char == "," and not in_angle:
-            parts.append(value[start:index].strip())
-            start = index + 1
-    parts.append(value[start:].strip())
-    return [part for part in parts if part]
-
-
-def _split_semicolons(text: str) -> list[str]:
-    if '"' not in text:
-        return text.split(";")
-    parts: list[str] = []
-    start = 0
-    in_quotes = False
     escaped = False
     for index, char in enumerate(text):
         if escaped:
@@ -129,12 +100,32 @@ def _split_semicolons(text: str) -> list[str]:
                 in_quotes = False
         elif char == '"':
             in_quotes = True
-        elif char == ";":
+        elif brackets and char == "<":
+            in_angle = True
+        elif brackets and char == ">":
+            in_angle = False
+        elif char == separator and not in_angle:
             parts.append(text[start:index])
             start = index + 1
-    if in_quotes:
-        raise RemoteProtocolError(f"unterminated quoted string in parameters {text[:60]!r}")
     parts.append(text[start:])
+    return parts, in_quotes
+
+
+def split_commas(value: str) -> list[str]:
+    """Split a list-valued header (``Via: a, b``) on commas outside quotes and angle brackets; empties dropped."""
+    if "," not in value:
+        stripped = value.strip()
+        return [stripped] if stripped else []
+    parts, _open = _split_outside_quotes(value, ",", brackets=True)
+    return [stripped for part in parts if (stripped := part.strip())]
+
+
+def _split_semicolons(text: str) -> list[str]:
+    if '"' not in text:
+        return text.split(";")
+    parts, unterminated = _split_outside_quotes(text, ";", brackets=False)
+    if unterminated:
+        raise RemoteProtocolError(f"unterminated quoted string in parameters {text[:60]!r}")
     return parts
 
 
