@@ -141,18 +141,27 @@ def _out_of_range(spec: FieldSpec, number: float) -> Finding | None:
     return None
 
 
-def _conv_float(spec: FieldSpec, value: object, findings: list[Finding]) -> object:
-    number = _number(value)
-    if number is None or not math.isfinite(number):
-        zh, en = _label(spec)
-        rule = "coords.not_number" if spec.name in ("longitude", "latitude") else "value.not_number"
-        findings.append(error(spec.name, rule, f"{zh}不是数字：{value}", f"{en} is not a number: {value}", value))
-        return None
+def _unreadable(spec: FieldSpec, rule: str, zh_problem: str, en_problem: str, value: object) -> Finding:
+    """An error for a value of ``spec`` that cannot be read: "<field><problem>：<value>" in both languages."""
+    zh, en = _label(spec)
+    return error(spec.name, rule, f"{zh}{zh_problem}：{value}", f"{en} {en_problem}: {value}", value)
+
+
+def _bounded(spec: FieldSpec, number: float, findings: list[Finding]) -> float | None:
     problem = _out_of_range(spec, number)
     if problem is not None:
         findings.append(problem)
         return None
     return number
+
+
+def _conv_float(spec: FieldSpec, value: object, findings: list[Finding]) -> object:
+    number = _number(value)
+    if number is None or not math.isfinite(number):
+        rule = "coords.not_number" if spec.name in ("longitude", "latitude") else "value.not_number"
+        findings.append(_unreadable(spec, rule, "不是数字", "is not a number", value))
+        return None
+    return _bounded(spec, number, findings)
 
 
 def _conv_int(spec: FieldSpec, value: object, findings: list[Finding]) -> object:
@@ -166,18 +175,9 @@ def _conv_int(spec: FieldSpec, value: object, findings: list[Finding]) -> object
         if match:
             number = int(match.group(1))
     if number is None:
-        zh, en = _label(spec)
-        findings.append(
-            error(
-                spec.name, "value.not_integer", f"{zh}不是整数：{value}", f"{en} is not a whole number: {value}", value
-            )
-        )
+        findings.append(_unreadable(spec, "value.not_integer", "不是整数", "is not a whole number", value))
         return None
-    problem = _out_of_range(spec, number)
-    if problem is not None:
-        findings.append(problem)
-        return None
-    return number
+    return _bounded(spec, number, findings)
 
 
 def _parse_date(value: object) -> dt.date | None:
@@ -203,16 +203,8 @@ def _parse_date(value: object) -> dt.date | None:
 def _conv_date(spec: FieldSpec, value: object, findings: list[Finding]) -> object:
     date = _parse_date(value)
     if date is None:
-        zh, en = _label(spec)
-        findings.append(
-            error(
-                spec.name,
-                "value.not_date",
-                f"{zh}不是有效日期（如2023-05-01）：{value}",
-                f"{en} is not a valid date (e.g. 2023-05-01): {value}",
-                value,
-            )
-        )
+        example_zh, example_en = "不是有效日期（如2023-05-01）", "is not a valid date (e.g. 2023-05-01)"
+        findings.append(_unreadable(spec, "value.not_date", example_zh, example_en, value))
     return date
 
 
@@ -224,10 +216,7 @@ def _conv_bool(spec: FieldSpec, value: object, findings: list[Finding]) -> objec
         return True
     if key in _FALSE:
         return False
-    zh, en = _label(spec)
-    findings.append(
-        error(spec.name, "value.not_bool", f"{zh}应填“是”或“否”：{value}", f"{en} must be yes or no: {value}", value)
-    )
+    findings.append(_unreadable(spec, "value.not_bool", "应填“是”或“否”", "must be yes or no", value))
     return None
 
 
@@ -249,12 +238,7 @@ def _conv_id(spec: FieldSpec, value: object, findings: list[Finding]) -> object:
 def _conv_digits(spec: FieldSpec, value: object, findings: list[Finding]) -> object:
     text = _text_of(value)
     if not (text.isascii() and text.isdigit()):
-        zh, en = _label(spec)
-        findings.append(
-            error(
-                spec.name, "value.not_digits", f"{zh}应为数字代码：{text}", f"{en} must be a numeric code: {text}", text
-            )
-        )
+        findings.append(_unreadable(spec, "value.not_digits", "应为数字代码", "must be a numeric code", text))
         return None
     if spec.name == "division_code" and len(text) in (9, 12):  # statistical (town/village) codes
         text = text[:6]
