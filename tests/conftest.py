@@ -92,7 +92,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def platform(engine: Engine, tmp_path: Path) -> Iterator[Platform]:
-    settings = Settings(data_dir=tmp_path / "data")
+    # the SIP endpoint of each test platform listens on a free loopback port (when the app's lifespan runs)
+    settings = Settings(data_dir=tmp_path / "data", sip_host="127.0.0.1", sip_port=0)
     built = build_platform(settings, engine=engine, run_migrations=False)
     yield built
 

@@ -5,17 +5,26 @@ Start-up reads as an ordered list of steps (see :func:`build_platform`). Nothing
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from xueliang.catalog import device_catalog
 from xueliang.catalog.service import CatalogService
 from xueliang.catalog.worker import PRELOAD as CATALOG_WORKER_PRELOAD
 from xueliang.config import Settings
 from xueliang.jobs import JobRunner, ProcessJobRunner
-from xueliang.store.db import create_db_engine, make_session_factory, migrate
+from xueliang.protocol.manscdp import CatalogEvent, CatalogItem
+from xueliang.signaling.service import SignalingConfig, SignalingService
+from xueliang.store.crypto import Cipher, load_or_create_key
+from xueliang.store.db import create_db_engine, make_session_factory, migrate, transaction
+from xueliang.store.devices import DeviceStore
+from xueliang.store.models import utcnow
+from xueliang.store.settings import SettingRepository
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +38,8 @@ class Platform:
     sessions: sessionmaker[Session]
     catalog: CatalogService
     jobs: JobRunner
+    devices: DeviceStore
+    signaling: SignalingService | None
 
     @property
     def database_url(self) -> str:
@@ -50,4 +61,74 @@ def build_platform(settings: Settings, *, engine: Engine | None = None, run_migr
     sessions = make_session_factory(engine)
     jobs = ProcessJobRunner(preload=CATALOG_WORKER_PRELOAD)
     catalog = CatalogService(sessions, data_dir=settings.data_dir)
-    return Platform(settings=settings, engine=engine, sessions=sessions, catalog=catalog, jobs=jobs)
+    devices = DeviceStore(sessions, catalog.cipher())
+    signaling = None
+    if settings.sip_enabled:
+        database_url = engine.url.render_as_string(hide_password=False)
+        sink = WorkerCatalogSink(jobs, database_url, sessions)
+        config = signaling_config(settings, sessions, catalog.cipher())
+        signaling = SignalingService(config, devices, sink)
+    return Platform(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        catalog=catalog,
+        jobs=jobs,
+        devices=devices,
+        signaling=signaling,
+    )
+
+
+SIP_PASSWORD_SETTING = "sip_password"  # noqa: S105 - a setting key, not a password
+
+
+def global_sip_password(settings: Settings, sessions: sessionmaker[Session], cipher: Cipher) -> str | None:
+    """The global device password: the configured one (then kept encrypted in the database, so the next start
+    without it still has it), or the one kept from before."""
+    with transaction(sessions) as session:
+        repository = SettingRepository(session)
+        if settings.sip_password:
+            repository.put(SIP_PASSWORD_SETTING, cipher.encrypt(settings.sip_password))
+            return settings.sip_password
+        stored = repository.get(SIP_PASSWORD_SETTING)
+    return cipher.decrypt(stored) if isinstance(stored, str) else None
+
+
+def signaling_config(settings: Settings, sessions: sessionmaker[Session], cipher: Cipher) -> SignalingConfig:
+    # digest nonces are signed with a key derived from the secrets key: nonces survive restarts
+    nonce_secret = hashlib.sha256(b"xueliang sip nonce\0" + load_or_create_key(settings.data_dir)).digest()
+    return SignalingConfig(
+        local_id=settings.sip_id,
+        domain=settings.resolved_sip_domain(),
+        host=settings.sip_host,
+        port=settings.sip_port,
+        advertise_host=settings.sip_advertise_host,
+        password=global_sip_password(settings, sessions, cipher),
+        accept_unknown=settings.sip_accept_unknown_devices,
+        min_expires=settings.sip_min_expires,
+        max_expires=settings.sip_max_expires,
+        keepalive_interval=settings.sip_keepalive_interval,
+        misses=settings.sip_keepalive_misses,
+        catalog_concurrency=settings.sip_catalog_concurrency,
+        catalog_rate=settings.sip_catalog_rate,
+        catalog_timeout=settings.sip_catalog_timeout,
+        flood_rate=settings.sip_flood_rate,
+        nonce_secret=nonce_secret,
+    )
+
+
+class WorkerCatalogSink:
+    """Catalogs merge in a worker process (a 200,000-channel catalog is CPU work); events are small and merge
+    in a thread."""
+
+    def __init__(self, jobs: JobRunner, database_url: str, sessions: sessionmaker[Session]) -> None:
+        self.jobs = jobs
+        self.database_url = database_url
+        self.sessions = sessions
+
+    async def merge(self, device_id: str, items: list[CatalogItem], complete: bool) -> object:
+        future = self.jobs.submit(device_catalog.merge_catalog_job, self.database_url, device_id, items, complete)
+        return await asyncio.wrap_future(future)
+
+    async def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> object:
+        return await asyncio.to_thread(device_catalog.apply_catalog_events, self.sessions, device_id, events, utcnow())

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from xueliang import __version__
 from xueliang.config import Settings, load_settings
+from xueliang.sim.cli import sim_app
 
 app = typer.Typer(
     name="xueliang",
@@ -28,6 +29,7 @@ inventory_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(sim_app, name="sim")
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env XUELIANG_DATA_DIR)")]
@@ -64,9 +66,31 @@ def _serve(settings: Settings, *, demo_cameras: int = 0) -> None:
         if demo_cameras:
             _seed_demo(platform, demo_cameras)
         console.print(f"xueliang: http://{settings.http_host}:{settings.http_port}/  (API docs: /docs)")
+        if settings.sip_enabled:
+            console.print(
+                f"GB/T 28181: SIP {settings.sip_id} @ {settings.resolved_sip_domain()} "
+                f"on {settings.sip_host}:{settings.sip_port} (UDP+TCP)"
+            )
         uvicorn.run(create_app(platform), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         platform.close()
+
+
+SipHost = Annotated[str | None, typer.Option("--sip-host", help="SIP listen address (env XUELIANG_SIP_HOST)")]
+SipPort = Annotated[int | None, typer.Option("--sip-port", help="SIP port, UDP and TCP (env XUELIANG_SIP_PORT)")]
+SipId = Annotated[str | None, typer.Option("--sip-id", help="Platform SIP ID, 20 digits (env XUELIANG_SIP_ID)")]
+SipPassword = Annotated[
+    str | None,
+    typer.Option("--sip-password", help="Global device password, stored encrypted (env XUELIANG_SIP_PASSWORD)"),
+]
+AcceptUnknown = Annotated[
+    bool | None,
+    typer.Option(
+        "--accept-unknown-devices/--no-accept-unknown-devices",
+        help="Let devices absent from the archive register (env XUELIANG_SIP_ACCEPT_UNKNOWN_DEVICES)",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -74,9 +98,25 @@ def serve(
     data_dir: DataDir = None,
     http_host: Annotated[str | None, typer.Option("--http-host", help="Listen address")] = None,
     http_port: Annotated[int | None, typer.Option("--http-port", help="Listen port")] = None,
+    sip_host: SipHost = None,
+    sip_port: SipPort = None,
+    sip_id: SipId = None,
+    sip_password: SipPassword = None,
+    accept_unknown_devices: AcceptUnknown = None,
 ) -> None:
-    """Run the platform (API and console) until interrupted."""
-    _serve(load_settings(data_dir=data_dir, http_host=http_host, http_port=http_port))
+    """Run the platform (API, console and the GB/T 28181 SIP endpoint) until interrupted."""
+    _serve(
+        load_settings(
+            data_dir=data_dir,
+            http_host=http_host,
+            http_port=http_port,
+            sip_host=sip_host,
+            sip_port=sip_port,
+            sip_id=sip_id,
+            sip_password=sip_password,
+            sip_accept_unknown_devices=accept_unknown_devices,
+        )
+    )
 
 
 def _seed_demo(platform: Any, cameras: int) -> None:
@@ -98,11 +138,17 @@ def demo(
     http_host: Annotated[str | None, typer.Option("--http-host", help="Listen address")] = None,
     http_port: Annotated[int | None, typer.Option("--http-port", help="Listen port")] = None,
     cameras: Annotated[int, typer.Option("--cameras", min=1, max=200_000, help="Sample cameras")] = 2000,
+    sip_port: SipPort = None,
 ) -> None:
-    """Run the platform with a demo city (Lu'an) on embedded SQLite: a sample inventory is imported on first start."""
-    settings = load_settings(data_dir=data_dir, http_host=http_host, http_port=http_port, database_url=None)
-    if settings.database_url:
-        settings = settings.model_copy(update={"database_url": None})
+    """Run the platform with a demo city (Lu'an) on embedded SQLite: a sample inventory is imported on first start;
+    the SIP endpoint accepts unknown devices (password printed at start)."""
+    from xueliang.demo import DEMO_SIP_PASSWORD
+
+    settings = load_settings(data_dir=data_dir, http_host=http_host, http_port=http_port, sip_port=sip_port)
+    update: dict[str, object] = {"database_url": None, "sip_accept_unknown_devices": True}
+    if not settings.sip_password:
+        update["sip_password"] = DEMO_SIP_PASSWORD
+    settings = settings.model_copy(update=update)
     _serve(settings, demo_cameras=cameras)
 
 

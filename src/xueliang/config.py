@@ -28,6 +28,34 @@ class Settings(BaseSettings):
     language: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$", description="Default language of messages")
     log_level: str = Field(default="INFO", description="Python logging level")
 
+    # GB/T 28181 signalling (the sip role); see docs/devices.zh-CN.md for what devices are told
+    sip_enabled: bool = Field(default=True, description="Run the SIP endpoint in this process")
+    sip_host: str = Field(default="0.0.0.0", description="SIP listen address, UDP and TCP")  # noqa: S104
+    sip_port: int = Field(default=5060, ge=0, le=65535, description="SIP port, UDP and TCP (0: any free port)")
+    sip_advertise_host: str | None = Field(
+        default=None, description="Address put in our Via/Contact; default: the local address facing each device"
+    )
+    sip_id: str = Field(default="34150000002000000001", pattern=r"^\d{20}$", description="Platform SIP ID (type 200)")
+    sip_domain: str | None = Field(default=None, description="SIP domain / digest realm; default: first 10 ID digits")
+    sip_password: str | None = Field(
+        default=None, description="Global device password; stored encrypted, a per-device password wins over it"
+    )
+    sip_accept_unknown_devices: bool = Field(
+        default=False, description="Let devices absent from the archive register (demo: true)"
+    )
+    sip_min_expires: int = Field(default=60, ge=30, description="Shortest registration a device may ask for (s)")
+    sip_max_expires: int = Field(default=86400, ge=60, description="Longest registration granted (s)")
+    sip_keepalive_interval: int = Field(default=60, ge=5, description="Keepalive interval assumed for devices (s)")
+    sip_keepalive_misses: int = Field(default=3, ge=1, description="Missed keepalives before a device is offline")
+    sip_catalog_concurrency: int = Field(default=32, ge=1, description="Catalog queries in flight at once")
+    sip_catalog_rate: float = Field(default=100.0, gt=0, description="Catalog queries started per second, at most")
+    sip_catalog_timeout: float = Field(default=30.0, gt=0, description="Seconds without a fragment: catalog partial")
+    sip_flood_rate: float = Field(default=1000.0, gt=0, description="Messages per second one address:port may send")
+
+    def resolved_sip_domain(self) -> str:
+        """The SIP domain (and digest realm): configured, or the first 10 digits of the platform ID."""
+        return self.sip_domain or self.sip_id[:10]
+
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one or the embedded SQLite file."""
         if self.database_url:

@@ -13,6 +13,7 @@ from xueliang.catalog.service import error_report_paths
 from xueliang.sim.inventory import write_xlsx
 
 DEMO_FILE = "六安市示例资源清单.xlsx"
+DEMO_SIP_PASSWORD = "xueliang-demo-12345"  # noqa: S105 - the demo's device password, printed at start
 
 
 def archive_is_empty(platform: Platform) -> bool:

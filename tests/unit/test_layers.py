@@ -17,10 +17,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "xueliang"
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "protocol": {"domain"},
-    "store": {"domain", "config"},
-    "catalog": {"domain", "store", "jobs", "config"},
+    "store": {"domain", "protocol", "config"},
+    "catalog": {"domain", "protocol", "store", "jobs", "config"},
+    # signaling and catalog are services side by side: they never import each other (the root wires them)
+    "signaling": {"domain", "protocol", "store", "config"},
     "sim": {"domain", "protocol", "catalog", "store", "config", "app"},
-    "api": {"domain", "store", "catalog", "jobs", "app", "config"},
+    "api": {"domain", "protocol", "store", "catalog", "signaling", "jobs", "app", "config"},
     "jobs": {"config"},
     "config": set(),
 }
@@ -29,6 +31,7 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
     "protocol": {"asyncio", "socket", "sqlalchemy", "fastapi", "starlette", "av"},
     "store": {"fastapi", "starlette", "typer"},
     "catalog": {"fastapi", "starlette", "typer", "uvicorn"},
+    "signaling": {"fastapi", "starlette", "typer", "uvicorn", "sqlalchemy"},
 }
 
 

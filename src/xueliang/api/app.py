@@ -10,7 +10,18 @@ from fastapi import APIRouter, Depends, FastAPI
 from xueliang import __version__
 from xueliang.api.deps import get_caller
 from xueliang.api.errors import install_error_handlers
-from xueliang.api.routers import cameras, governance, health, home, ids, inventory, units
+from xueliang.api.routers import (
+    alarms,
+    cameras,
+    device_control,
+    devices,
+    governance,
+    health,
+    home,
+    ids,
+    inventory,
+    units,
+)
 from xueliang.app import Platform
 
 
@@ -19,7 +30,13 @@ def create_app(platform: Platform) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        if platform.signaling is not None:
+            await platform.signaling.start()  # the SIP endpoint shares the server's event loop (uvloop)
+        try:
+            yield
+        finally:
+            if platform.signaling is not None:
+                await platform.signaling.stop()
         platform.jobs.shutdown()  # the worker processes stop with the app (a later job would start them again)
 
     app = FastAPI(
@@ -38,6 +55,9 @@ def create_app(platform: Platform) -> FastAPI:
     api.include_router(governance.router)
     api.include_router(units.router)
     api.include_router(ids.router)
+    api.include_router(device_control.router)
+    api.include_router(devices.router)
+    api.include_router(alarms.router)
     app.include_router(api)
     app.include_router(home.router)
     return app

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from xueliang.app import Platform
 from xueliang.catalog.service import CatalogService
+from xueliang.store.devices import DeviceStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,9 @@ def get_platform(request: Request) -> Platform:
 
 def get_catalog(request: Request) -> CatalogService:
     return get_platform(request).catalog
+
+
+def get_device_store(request: Request) -> DeviceStore:
+    """Devices, channels, alarms and refused registrations, with the platform's secrets cipher."""
+    platform = get_platform(request)
+    return DeviceStore(platform.sessions, platform.catalog.cipher())

@@ -1,7 +1,10 @@
 """SQLAlchemy models. The schema itself changes only through migrations under ``migrations/versions``.
 
 Tables: ``unit`` (建设单位/管理单位), ``camera`` (the archive, 一机一档), ``setting`` (operational settings such as
-the naming rule) and ``import_job`` (one row per inventory import, with its counts and report paths).
+the naming rule) and ``import_job`` (one row per inventory import, with its counts and report paths); for GB/T 28181
+devices (migration 0002): ``device``, ``device_channel`` (a device's catalog, each video channel bound to the
+archive camera it is), ``online_event`` (append-only online history), ``alarm`` and ``device_rejection``
+(registrations refused: the governance finding "device not in inventory").
 
 Codes (IDs, division codes, code-table values) are short strings compared byte-wise: on PostgreSQL they carry
 ``COLLATE "C"`` so that prefix ranges (``division_code >= '3415' AND division_code < '3415:'``) and keyset
@@ -31,6 +34,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -190,3 +194,137 @@ class ImportJob(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     report_xlsx: Mapped[str | None] = mapped_column(String(500))
     report_json: Mapped[str | None] = mapped_column(String(500))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# GB/T 28181 devices (migration 0002)
+
+DEVICE_TRANSPORTS = ("udp", "tcp")
+CATALOG_STATUSES = ("none", "complete", "partial", "timeout")
+CHANNEL_KINDS = ("camera", "region", "system", "business_group", "virtual_org", "device", "alarm", "other")
+
+
+class Device(Base):
+    """A device that registers over SIP (IPC, NVR, lower platform). ``password`` is its digest password,
+    encrypted (``store/crypto.py``) and never returned by the API."""
+
+    __tablename__ = "device"
+    __table_args__ = (
+        CheckConstraint("transport IN ('udp', 'tcp')", name="transport"),
+        CheckConstraint("catalog_status IN ('none', 'complete', 'partial', 'timeout')", name="catalog_status"),
+        Index("ix_device_online_device_id", "online", "device_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(_code(20), unique=True)
+    name: Mapped[str | None] = mapped_column(Text)  # the device's own name (DeviceInfo), or the operator's
+    manufacturer: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    firmware: Mapped[str | None] = mapped_column(Text)
+    device_type: Mapped[str | None] = mapped_column(_code(3))  # digits 11-13 of the ID: 132 IPC, 118 NVR, 200 ...
+    transport: Mapped[str | None] = mapped_column(String(3))
+    charset: Mapped[str | None] = mapped_column(String(16))  # GB2312 | GB18030 | UTF-8: what it sends
+    edition: Mapped[str | None] = mapped_column(String(4))  # 2016 | 2022
+    remote_host: Mapped[str | None] = mapped_column(String(64))
+    remote_port: Mapped[int | None] = mapped_column(Integer)
+    contact: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    expires: Mapped[int | None] = mapped_column(Integer)  # seconds granted at the last REGISTER
+    password: Mapped[str | None] = mapped_column(Text)  # encrypted
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    online_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    channel_count: Mapped[int | None] = mapped_column(Integer)  # video channels of the last catalog, else DeviceInfo
+    catalog_status: Mapped[str] = mapped_column(String(16), default="none")
+    catalog_received: Mapped[int] = mapped_column(Integer, default=0)
+    catalog_expected: Mapped[int | None] = mapped_column(Integer)
+    catalog_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    pre_registered: Mapped[bool] = mapped_column(Boolean, default=False)  # added by an operator
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DeviceChannel(Base):
+    """One item of a device's catalog: a video channel (bound to an archive camera), a tree node (region,
+    business group, virtual organisation, system) or anything else the device listed, as received."""
+
+    __tablename__ = "device_channel"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('camera', 'region', 'system', 'business_group', 'virtual_org', 'device', 'alarm', 'other')",
+            name="kind",
+        ),
+        UniqueConstraint("device_pk", "channel_id"),
+        Index("ix_device_channel_camera_id", "camera_id"),
+        Index("ix_device_channel_channel_id", "channel_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(_code(64))  # usually 20 digits; devices send junk too
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(Text)  # the device's name for it, as received
+    parent_id: Mapped[str | None] = mapped_column(Text)  # raw ParentID ("a/b" in 2022)
+    civil_code: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(Text)  # raw Status (ON, OFF) or the last NOTIFY event
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("camera.id", ondelete="SET NULL"))
+    collision: Mapped[bool] = mapped_column(Boolean, default=False)  # its ID is another device's camera
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)  # absent from the last complete catalog, or DEL
+    item: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as received, without the password
+    item_digest: Mapped[str] = mapped_column(String(32), default="")  # of ``item``: unchanged items are skipped
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OnlineEvent(Base):
+    """One online/offline change of a device (``channel_id`` NULL) or a channel. Append-only history."""
+
+    __tablename__ = "online_event"
+    __table_args__ = (Index("ix_online_event_device_id_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(_code(20))
+    channel_id: Mapped[str | None] = mapped_column(_code(64))
+    online: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(32))
+
+
+class Alarm(Base):
+    """An alarm a device reported (Notify CmdType Alarm)."""
+
+    __tablename__ = "alarm"
+    __table_args__ = (
+        Index("ix_alarm_received_at_id", "received_at", "id"),
+        Index("ix_alarm_device_id_received_at_id", "device_id", "received_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(_code(20))  # the device that sent it
+    channel_id: Mapped[str] = mapped_column(_code(64))  # the alarm's DeviceID (the device or one of its channels)
+    priority: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[int | None] = mapped_column(Integer)
+    alarm_type: Mapped[str | None] = mapped_column(Text)
+    alarm_time: Mapped[dt.datetime | None] = mapped_column(DateTime)  # as the device wrote it (its local time)
+    description: Mapped[str | None] = mapped_column(Text)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    item: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the alarm as received
+
+
+class DeviceRejection(Base):
+    """A REGISTER refused: the governance finding "device not in inventory" (or a wrong password)."""
+
+    __tablename__ = "device_rejection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(_code(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))  # not_in_inventory | bad_password | ...
+    host: Mapped[str | None] = mapped_column(String(64))
+    port: Mapped[int | None] = mapped_column(Integer)
+    first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
