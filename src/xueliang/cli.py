@@ -62,17 +62,26 @@ def _serve(settings: Settings, *, demo_cameras: int = 0) -> None:
 
     _setup_logging(settings)
     platform = build_platform(settings)
+    devices = None
     try:
         if demo_cameras:
+            from xueliang.demo import start_demo_devices
+
             _seed_demo(platform, demo_cameras)
+            devices = start_demo_devices(settings)
         console.print(f"xueliang: http://{settings.http_host}:{settings.http_port}/  (API docs: /docs)")
         if settings.sip_enabled:
             console.print(
                 f"GB/T 28181: SIP {settings.sip_id} @ {settings.resolved_sip_domain()} "
                 f"on {settings.sip_host}:{settings.sip_port} (UDP+TCP)"
             )
+        if devices is not None:
+            console.print(f"演示设备 / demo devices: simulated NVRs registering with password {settings.sip_password}")
         uvicorn.run(create_app(platform), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
+        if devices is not None:
+            devices.terminate()
+            devices.wait(timeout=10)
         platform.close()
 
 

@@ -14,7 +14,12 @@ from xueliang.catalog.importer import ImportOptions, ImportResult
 from xueliang.catalog.service import CameraQuery, CatalogService
 from xueliang.store.db import create_db_engine, make_session_factory
 
-PRELOAD = ("xueliang.catalog.worker", "xueliang.catalog.sheets", "xueliang.domain.validator")
+PRELOAD = (
+    "xueliang.catalog.worker",
+    "xueliang.catalog.sheets",
+    "xueliang.catalog.device_catalog",
+    "xueliang.domain.validator",
+)
 _services: dict[tuple[str, str], CatalogService] = {}
 _lock = threading.Lock()
 

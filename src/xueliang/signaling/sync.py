@@ -115,6 +115,10 @@ class CatalogSync:
         status = "complete" if assembly.complete else "partial"
         metrics[f"catalog_{status}"] += 1
         merged = await service.sink.merge(device_id, list(assembly.items), assembly.complete)
+        if not assembly.complete:  # the merge knows what came; what was announced is ours to record
+            await asyncio.to_thread(
+                store.mark_catalog, device_id, "partial", assembly.received, assembly.expected, utcnow()
+            )
         result = SyncResult(
             device_id,
             status,
