@@ -30,6 +30,7 @@ from xueliang.protocol.sip import (
     Event,
     Limits,
     Message,
+    QuickKeepalive,
     RemoteProtocolError,
     Request,
     Response,
@@ -43,6 +44,7 @@ from xueliang.protocol.sip import (
     make_response,
     new_tag,
     parse_datagram,
+    quick_answer,
     response_target,
     server_key,
     stamp_source,
@@ -52,6 +54,7 @@ from xueliang.signaling.transport import UDP, Peer, SipTransport
 log = logging.getLogger(__name__)
 
 RequestHandler = Callable[[Request, Peer], None]
+FastPath = Callable[[bytes, Peer], bool]  # True when the datagram was handled without the full parse
 ANSWER_CACHE_SECONDS = 32.0
 _NOT_YET = (0, "")
 
@@ -108,8 +111,11 @@ class _AnswerCache:
 class SipEndpoint:
     """Transactions over one :class:`SipTransport`."""
 
-    def __init__(self, handler: RequestHandler, *, limits: Limits, flood_rate: float) -> None:
+    def __init__(
+        self, handler: RequestHandler, *, limits: Limits, flood_rate: float, fast_path: FastPath | None = None
+    ) -> None:
         self.handler = handler
+        self.fast_path = fast_path
         self.limits = limits
         self.transport = SipTransport(self._on_datagram, self._on_message, self._on_frame_error, limits)
         self.metrics: Counter[str] = Counter()
@@ -137,6 +143,8 @@ class SipEndpoint:
     def _on_datagram(self, data: bytes, peer: Peer) -> None:
         if not self.flood.allow((peer.host, peer.port), time.monotonic()):
             self._drop("flood", peer, f"over {self.flood.rate:g} messages/s")
+            return
+        if self.fast_path is not None and self.fast_path(data, peer):
             return
         try:
             message = parse_datagram(data, self.limits)
@@ -211,6 +219,25 @@ class SipEndpoint:
         if request.method != "INVITE" and status >= 200:
             self._answers.put(server_key(request), (status, tag), time.monotonic())
         self._send(peer, response, request)
+
+    def answer_keepalive(self, keepalive: QuickKeepalive, peer: Peer, status: int = 200) -> bool:
+        """Answer a keepalive read by the fast path (a UDP datagram), exactly as :meth:`respond` would; False
+        when it was a retransmission of one already answered (the same answer went out again)."""
+        self.metrics["requests_in"] += 1
+        cached = self._answers.get(keepalive.key)
+        fresh = cached is None
+        if cached is None or cached is _NOT_YET:
+            cached = (status, keepalive.to_tag or new_tag())
+            self._answers.put(keepalive.key, cached, time.monotonic())
+        else:
+            self.metrics["retransmissions_in"] += 1
+        source = (peer.host, peer.port)
+        data = quick_answer(keepalive, cached[0], to_tag=cached[1], source=source)
+        target = keepalive.response_target(source)
+        self.metrics["responses_out"] += 1
+        if not self.transport.send(Peer(UDP, *target), data):
+            self.metrics["send_failed"] += 1
+        return fresh
 
     def _send(self, peer: Peer, response: Response, request: Request) -> None:
         if peer.transport == UDP:

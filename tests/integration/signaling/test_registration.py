@@ -53,6 +53,9 @@ async def test_register_challenge_then_200_with_date_and_online(
     assert service.presence.get(IPC).peer.transport == transport  # type: ignore[union-attr]
     keepalive = await device.keepalive()
     assert keepalive.status_code == 200
+    # over UDP a well-formed keepalive takes the fast path (answered without the full parse)
+    assert service.metrics["keepalives_fast"] == (1 if transport == "udp" else 0)
+    assert service.metrics["keepalives"] == 1
     await settle(service)
     [row] = rows(device_store, Device, device_id=IPC)
     assert row.online is True and row.transport == transport and row.expires == 3600

@@ -36,6 +36,7 @@ from xueliang.protocol.sip.digest import (
     digest_response,
 )
 from xueliang.protocol.sip.errors import LocalProtocolError, RemoteProtocolError, SipError
+from xueliang.protocol.sip.fastpath import QuickKeepalive, quick_answer, quick_keepalive
 from xueliang.protocol.sip.fields import (
     BRANCH_MAGIC,
     CSeq,
@@ -85,6 +86,7 @@ __all__ = [
     "Message",
     "Method",
     "NameAddr",
+    "QuickKeepalive",
     "RemoteProtocolError",
     "Request",
     "Response",
@@ -119,6 +121,8 @@ __all__ = [
     "parse_datagram",
     "parse_gb_date",
     "parse_message",
+    "quick_answer",
+    "quick_keepalive",
     "response_target",
     "server_key",
     "stamp_source",
