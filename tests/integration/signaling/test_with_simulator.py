@@ -185,6 +185,8 @@ async def test_platform_serves_the_devices_api(engine: Any, tmp_path: Any, simul
             i.name for i in simulator.devices[device_id].catalog_items() if i.device_id != device_id
         }
         assert all(channel["online"] for channel in detail["channels"])
+        metrics = client.get("/api/v1/sip/metrics").json()
+        assert metrics["online"] == 1 and metrics["counters"]["registered"] >= 1
     platform.close()
 
 

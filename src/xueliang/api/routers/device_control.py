@@ -56,6 +56,26 @@ def unavailable(exc: DeviceUnavailableError) -> ApiError:
     )
 
 
+class SipMetricsOut(BaseModel):
+    address: str
+    registered: int
+    online: int
+    counters: dict[str, int] = Field(description="requests_in, keepalives, dropped_malformed, dropped_flood, ...")
+
+
+@router.get("/sip/metrics", response_model=SipMetricsOut, summary="SIP endpoint counters / 信令统计")
+def sip_metrics(signaling: Signaling) -> SipMetricsOut:
+    """What the SIP endpoint of this process counted since it started: traffic, refusals and every kind of bad
+    input it dropped (malformed, oversized, flood, broken MANSCDP)."""
+    host, port = signaling.address
+    return SipMetricsOut(
+        address=f"{host}:{port}",
+        registered=len(signaling.presence),
+        online=signaling.presence.online_count(),
+        counters=dict(sorted(signaling.metrics.items())),
+    )
+
+
 class SyncOut(BaseModel):
     device_id: str
     status: str = Field(description="queued | complete | partial | failed")
