@@ -51,6 +51,35 @@ class Settings(BaseSettings):
     sip_catalog_rate: float = Field(default=100.0, gt=0, description="Catalog queries started per second, at most")
     sip_catalog_timeout: float = Field(default=30.0, gt=0, description="Seconds without a fragment: catalog partial")
     sip_flood_rate: float = Field(default=1000.0, gt=0, description="Messages per second one address:port may send")
+    sip_invite_timeout: float = Field(default=10.0, gt=0, description="Seconds a device has to answer an INVITE")
+
+    # Live video (the media role); see docs/live-video.en.md
+    media_enabled: bool = Field(default=True, description="Run the built-in media node in this process")
+    media_id: str = Field(default="media-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="This media node's name")
+    media_rtp_host: str = Field(default="0.0.0.0", description="Address RTP receivers bind to")  # noqa: S104
+    media_rtp_advertise_host: str | None = Field(
+        default=None, description="Address put in SDP offers; default: the address facing each device"
+    )
+    media_rtp_port_min: int = Field(default=30000, ge=1024, le=65535, description="First port of the RTP range")
+    media_rtp_port_max: int = Field(default=30999, ge=1024, le=65535, description="Last port of the RTP range")
+    media_rtp_mux_port: int = Field(
+        default=30000, ge=0, le=65535, description="Shared UDP port keyed by SSRC (0: any free port; in the range)"
+    )
+    media_public_url: str | None = Field(
+        default=None,
+        description="Base URL viewers reach this node's outputs at (http://host:port); default: the API's address",
+    )
+    media_linger: float = Field(default=30.0, ge=0, description="Seconds a stream stays up after its last viewer")
+    media_no_media_timeout: float = Field(default=8.0, gt=0, description="Seconds to wait for the first media")
+    media_gop_cache_bytes: int = Field(default=8 << 20, ge=1 << 20, description="Per-stream GOP cache limit")
+    media_viewer_queue_bytes: int = Field(
+        default=4 << 20, ge=1 << 18, description="Bytes a slow viewer may fall behind before it skips to a keyframe"
+    )
+    media_max_transcodes: int = Field(default=2, ge=0, description="H.265 to H.264 transcodes at once on this node")
+    media_device_max_streams: int = Field(
+        default=4, ge=1, description="Concurrent live streams per device unless the device sets its own"
+    )
+    play_token_ttl: int = Field(default=300, ge=10, le=86400, description="Lifetime of a play token (s)")
 
     def resolved_sip_domain(self) -> str:
         """The SIP domain (and digest realm): configured, or the first 10 digits of the platform ID."""

@@ -1,0 +1,92 @@
+"""H.264 and H.265 NAL units in Annex B byte streams: splitting, types, keyframes, codec sniffing.
+
+Only what the demuxer, the muxers and the hub need to see in a picture without decoding it. Parameter-set parsing
+(resolution, profile, the avcC/hvcC records) lives in :mod:`xueliang.protocol.h26x_params`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from xueliang.protocol.es import Codec
+
+# H.264 nal_unit_type (ITU-T H.264 table 7-1)
+H264_NON_IDR = 1
+H264_IDR = 5
+H264_SEI = 6
+H264_SPS = 7
+H264_PPS = 8
+H264_AUD = 9
+
+# H.265 nal_unit_type (ITU-T H.265 table 7-1)
+H265_BLA_W_LP = 16
+H265_CRA = 21
+H265_VPS = 32
+H265_SPS = 33
+H265_PPS = 34
+H265_AUD = 35
+H265_PREFIX_SEI = 39
+
+
+def iter_nal_units(data: bytes | memoryview) -> Iterator[memoryview]:
+    """Yield the NAL units of an Annex B byte stream, without their start codes.
+
+    Leading bytes before the first start code are skipped; trailing zero bytes of a NAL unit (the ``00`` of a
+    four-byte start code that follows, or ``trailing_zero_8bits``) are stripped. Empty NAL units are not yielded.
+    """
+    view = memoryview(data)
+    raw = bytes(view) if not isinstance(data, bytes) else data
+    start = raw.find(b"\x00\x00\x01")
+    while start >= 0:
+        begin = start + 3
+        nxt = raw.find(b"\x00\x00\x01", begin)
+        end = len(raw) if nxt < 0 else nxt
+        while end > begin and raw[end - 1] == 0:
+            end -= 1
+        if end > begin:
+            yield view[begin:end]
+        start = nxt
+
+
+def h264_type(nal: bytes | memoryview) -> int:
+    """The nal_unit_type of an H.264 NAL unit (first byte, low five bits)."""
+    return nal[0] & 0x1F
+
+
+def h265_type(nal: bytes | memoryview) -> int:
+    """The nal_unit_type of an H.265 NAL unit (first byte, bits 1-6)."""
+    return (nal[0] >> 1) & 0x3F
+
+
+def nal_type(codec: Codec, nal: bytes | memoryview) -> int:
+    return h264_type(nal) if codec is Codec.H264 else h265_type(nal)
+
+
+def is_keyframe(codec: Codec, data: bytes | memoryview) -> bool:
+    """Whether an access unit holds an IDR (H.264) or IRAP (H.265, types 16-21) picture."""
+    for nal in iter_nal_units(data):
+        if codec is Codec.H264:
+            if h264_type(nal) == H264_IDR:
+                return True
+        elif H265_BLA_W_LP <= h265_type(nal) <= H265_CRA:
+            return True
+    return False
+
+
+def sniff_codec(data: bytes | memoryview) -> Codec | None:
+    """Tell H.264 from H.265 by the NAL headers of a keyframe or parameter set, for a PSM that is missing or wrong.
+
+    Returns None when nothing decisive is present (a P-frame alone can be read either way). Parameter sets are
+    decisive: H.264 SPS/PPS have ``forbidden_zero_bit`` 0 and ``nal_ref_idc`` > 0 with types 7/8 (first byte 0x67 /
+    0x68 and variants); H.265 VPS/SPS/PPS start ``0x40 0x01`` / ``0x42 0x01`` / ``0x44 0x01``.
+    """
+    for nal in iter_nal_units(data):
+        if len(nal) < 2 or nal[0] & 0x80:
+            continue
+        h265 = h265_type(nal)
+        if h265 in (H265_VPS, H265_SPS, H265_PPS) and nal[1] == 0x01:
+            return Codec.H265
+        h264 = h264_type(nal)
+        if h264 in (H264_SPS, H264_PPS, H264_IDR) and nal[0] & 0x60:
+            return Codec.H264
+    return None
