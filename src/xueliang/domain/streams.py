@@ -125,13 +125,14 @@ class SourceOpener(Protocol):
 
 
 class PlayError(Exception):
-    """A stream could not be started or kept; ``reason`` is for the person who asked."""
+    """A stream could not be started or kept; ``reason`` (English) and ``zh`` are for the person who asked."""
 
     status = 500
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, zh: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.zh = zh or reason
 
 
 class UnknownCameraError(PlayError):
@@ -145,8 +146,8 @@ class DeviceOfflineError(PlayError):
 class DeviceRefusedError(PlayError):
     status = 502
 
-    def __init__(self, reason: str, sip_status: int) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, sip_status: int, *, zh: str | None = None) -> None:
+        super().__init__(reason, zh=zh)
         self.sip_status = sip_status
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -57,25 +58,29 @@ _KEY_LOCK = threading.Lock()
 
 
 def load_or_create_key(data_dir: Path) -> bytes:
-    """The key in ``<data_dir>/secret.key``, created (mode 0600, atomically) when absent.
+    """The key in ``<data_dir>/secret.key``, created (mode 0600, atomically) when absent."""
+    return read_or_create_secret_file(data_dir / KEY_FILE_NAME, Fernet.generate_key).strip()
 
-    Several processes may start at once: the key is written to a private temporary file and linked into place,
-    so exactly one key wins and every process reads the same one.
+
+def read_or_create_secret_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The content of a key file, created with ``make()`` (mode 0600) when absent.
+
+    Several processes may start at once: the content is written to a private temporary file and linked into
+    place, so exactly one key wins and every process reads the same one.
     """
-    path = data_dir / KEY_FILE_NAME
     with _KEY_LOCK:
         if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            temporary = data_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{threading.get_ident()}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(Fernet.generate_key())
+                    handle.write(make())
                 with contextlib.suppress(FileExistsError):
                     os.link(temporary, path)
             finally:
                 temporary.unlink(missing_ok=True)
-        return path.read_bytes().strip()
+        return path.read_bytes()
 
 
 def cipher_for(data_dir: Path) -> Cipher:
