@@ -20,6 +20,7 @@ from xueliang.api.routers import (
     home,
     ids,
     inventory,
+    player,
     units,
 )
 from xueliang.app import Platform
@@ -60,4 +61,5 @@ def create_app(platform: Platform) -> FastAPI:
     api.include_router(alarms.router)
     app.include_router(api)
     app.include_router(home.router)
+    app.include_router(player.router)  # /play/{camera_id}: the minimal live player
     return app

@@ -1,0 +1,145 @@
+"""Browser end-to-end harness: headless Debian Chromium driven by Playwright, and real HTTP servers in threads.
+
+Chromium is the distribution's (``/usr/bin/chromium``, or XUELIANG_CHROMIUM); Playwright's own browser downloads
+are never used. Each test gets a fresh profile (user-data-dir) and leaves a screenshot and the browser console
+under XUELIANG_TEST_ARTIFACTS (default tests/e2e/artifacts/, gitignored). Without Chromium the browser tests skip,
+and FAIL under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+from starlette.types import ASGIApp
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = os.environ.get("XUELIANG_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+def require_tool(name: str, why: str) -> str:
+    """The path of a system tool; skips the test without it, and fails it under CI=true."""
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is needed ({why})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where screenshots and browser logs go: XUELIANG_TEST_ARTIFACTS or tests/e2e/artifacts."""
+    configured = os.environ.get("XUELIANG_TEST_ARTIFACTS")
+    path = Path(configured) if configured else Path(__file__).resolve().parent / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        message = f"Chromium not found at {CHROMIUM} (Debian package chromium; or set XUELIANG_CHROMIUM)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser_context(playwright: Playwright, chromium_path: str, tmp_path: Path) -> Iterator[BrowserContext]:
+    """Chromium with a fresh profile for this test."""
+    context = playwright.chromium.launch_persistent_context(
+        user_data_dir=tmp_path / "chromium-profile",
+        executable_path=chromium_path,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1000, "height": 800},
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A tab; at the end of the test its screenshot and console log are saved as artefacts (pass or fail)."""
+    tab = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
+    console: list[str] = []
+
+    def remember(message: ConsoleMessage) -> None:
+        console.append(f"[{message.type}] {message.text}")
+
+    tab.on("console", remember)
+    tab.on("pageerror", lambda error: console.append(f"[pageerror] {error}"))
+    yield tab
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    try:
+        if tab.url.startswith("http"):
+            tab.screenshot(path=str(artifacts_dir / f"{stem}.png"))
+    finally:
+        (artifacts_dir / f"{stem}.console.txt").write_text("\n".join(console) + "\n", encoding="utf-8")
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server on 127.0.0.1 in a thread, on a free port."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=SERVER_START_TIMEOUT_S)
+
+
+def start_server(app: ASGIApp) -> LiveServer:
+    """Serves ``app`` for real (HTTP and WebSocket) until ``stop``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{port}")
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"test server on port {port} did not start")
+        time.sleep(0.02)
+    return LiveServer(server=server, thread=thread, port=port)
