@@ -90,3 +90,59 @@ def sniff_codec(data: bytes | memoryview) -> Codec | None:
         if h264 in (H264_SPS, H264_PPS, H264_IDR) and nal[0] & 0x60:
             return Codec.H264
     return None
+
+
+# H.264 profile_idc values (ITU-T H.264 annex A and G/H): a byte after an SPS header outside this set is not H.264.
+H264_PROFILES = frozenset({44, 66, 77, 83, 86, 88, 100, 110, 118, 122, 128, 134, 135, 138, 139, 144, 244})
+# H.264 types that open a new access unit when they follow a picture (7.4.1.2.3): SEI, SPS, PPS, AUD, 14-18.
+_H264_AU_OPENERS = frozenset({H264_SEI, H264_SPS, H264_PPS, H264_AUD, 14, 15, 16, 17, 18})
+_H264_VCL = frozenset({1, 2, 3, 4, 5})
+# H.265 types that open a new access unit when they follow a picture (7.4.2.4.4): VPS, SPS, PPS, AUD, prefix SEI,
+# 41-44, 48-55.
+_H265_AU_OPENERS = frozenset({H265_VPS, H265_SPS, H265_PPS, H265_AUD, H265_PREFIX_SEI, 41, 42, 43, 44, *range(48, 56)})
+_H265_VCL_LAST = 31
+
+
+def sniff_nal(nal: bytes | memoryview) -> Codec | None:
+    """The codec of one NAL unit (without start code) when it is a parameter set that cannot be misread.
+
+    Stricter than :func:`sniff_codec`, for a demuxer that looks at NAL units one by one: an H.265 IDR_N_LP header
+    (``0x28 0x01``) reads as an H.264 PPS, so only an H.264 SPS with a known profile_idc counts for H.264, and only a
+    VPS/SPS/PPS with ``nuh_layer_id`` 0 and ``nuh_temporal_id_plus1`` 1 for H.265.
+    """
+    if len(nal) < 3 or nal[0] & 0x80:
+        return None
+    if h265_type(nal) in (H265_VPS, H265_SPS, H265_PPS) and nal[0] & 0x01 == 0 and nal[1] == 0x01:
+        return Codec.H265
+    if h264_type(nal) == H264_SPS and nal[0] & 0x60 and nal[1] in H264_PROFILES:
+        return Codec.H264
+    return None
+
+
+def is_vcl(codec: Codec, nal: bytes | memoryview) -> bool:
+    """Whether a NAL unit carries a coded slice (part of a picture)."""
+    if codec is Codec.H264:
+        return h264_type(nal) in _H264_VCL
+    return h265_type(nal) <= _H265_VCL_LAST
+
+
+def starts_access_unit(codec: Codec, nal: bytes | memoryview, after_picture: bool) -> bool:
+    """Whether ``nal`` begins a new access unit, given whether the unit being collected already has a picture.
+
+    An access unit delimiter always does; a parameter set or prefix SEI does once a picture was seen; a slice does
+    when it is the first of its picture (``first_mb_in_slice`` 0 in H.264, ``first_slice_segment_in_pic_flag`` in
+    H.265) and a picture was seen. Arbitrary slice order (H.264 baseline ASO) is not supported.
+    """
+    if codec is Codec.H264:
+        kind = h264_type(nal)
+        if kind == H264_AUD:
+            return True
+        if kind in _H264_VCL:
+            return after_picture and len(nal) > 1 and bool(nal[1] & 0x80)
+        return after_picture and kind in _H264_AU_OPENERS
+    kind = h265_type(nal)
+    if kind == H265_AUD:
+        return True
+    if kind <= _H265_VCL_LAST:
+        return after_picture and len(nal) > 2 and bool(nal[2] & 0x80)
+    return after_picture and kind in _H265_AU_OPENERS
