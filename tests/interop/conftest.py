@@ -121,6 +121,8 @@ def serving(workdir: Path, *, accept_unknown: bool) -> Iterator[PlatformServer]:
     # only the flags configure this platform: no XUELIANG_* from the caller, no .env from the project
     env = {key: value for key, value in os.environ.items() if not key.startswith("XUELIANG_")}
     env["PYTHONUNBUFFERED"] = "1"  # the log file is read when a test fails
+    # the media node's shared RTP port: any free one, so two platforms (and a developer's demo) can run at once
+    env["XUELIANG_MEDIA_RTP_MUX_PORT"] = "0"
     log_path = workdir / "serve.log"
     with log_path.open("wb") as log, httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10.0) as http:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -10,6 +10,11 @@ cache is harmless.
 
 Client side. :meth:`SipEndpoint.request` sends a request in an RFC 3261 client transaction (retransmitted over
 UDP on the T1 doubling, Timer F at 32 s) and returns its final response; provisional answers are skipped.
+:meth:`SipEndpoint.send_invite` starts an INVITE client transaction (Timer A/B) that lives on after its caller
+stops waiting, so a late 3xx-6xx is still ACKed by the transaction; provisional answers go to a callback, and
+responses no transaction claims (2xx retransmissions: the dialog layer ACKs them again) go to
+:attr:`SipEndpoint.stray_response`. :meth:`SipEndpoint.send_direct` sends what has no transaction (the ACK of a
+2xx).
 
 Bad input (malformed messages, oversized datagrams, floods from one address) is dropped, counted in
 :attr:`SipEndpoint.metrics` and logged once per source address and kind, never raised.
@@ -54,6 +59,7 @@ from xueliang.signaling.transport import UDP, Peer, SipTransport
 log = logging.getLogger(__name__)
 
 RequestHandler = Callable[[Request, Peer], None]
+ResponseHandler = Callable[[Response, Peer], None]
 FastPath = Callable[[bytes, Peer], bool]  # True when the datagram was handled without the full parse
 ANSWER_CACHE_SECONDS = 32.0
 _NOT_YET = (0, "")
@@ -123,6 +129,8 @@ class SipEndpoint:
         self._answers = _AnswerCache(ANSWER_CACHE_SECONDS / 2)
         self._clients: dict[TransactionKey, tuple[ClientTransaction, Peer, asyncio.Future[Response]]] = {}
         self._timers: dict[TransactionKey, asyncio.TimerHandle] = {}
+        self._provisional: dict[TransactionKey, ResponseHandler] = {}
+        self.stray_response: ResponseHandler | None = None
         self._logged: set[tuple[str, str]] = set()
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -264,10 +272,38 @@ class SipEndpoint:
         finally:
             self._forget(key)
 
+    def send_invite(
+        self, peer: Peer, request: Request, on_provisional: ResponseHandler | None = None
+    ) -> asyncio.Future[Response]:
+        """Start an INVITE client transaction; the future gets its final response (or SipTimeoutError at Timer B).
+        The transaction outlives the future: cancelling the wait does not stop it (use CANCEL)."""
+        loop = asyncio.get_running_loop()
+        txn = ClientTransaction(request, reliable=peer.reliable)
+        key = client_key(request)
+        future: asyncio.Future[Response] = loop.create_future()
+        self._clients[key] = (txn, peer, future)
+        if on_provisional is not None:
+            self._provisional[key] = on_provisional
+        self.metrics["requests_out"] += 1
+        self.metrics["invites_out"] += 1
+        self._handle_events(key, txn.start(time.monotonic()))
+        return future
+
+    def send_direct(self, peer: Peer, request: Request) -> bool:
+        """Send a request outside any transaction (the ACK of a 2xx); False when it could not be sent."""
+        self.metrics["requests_out"] += 1
+        sent = self.transport.send(peer, bytes(request))
+        if not sent:
+            self.metrics["send_failed"] += 1
+        return sent
+
     def _on_response(self, response: Response, peer: Peer) -> None:
         key = client_key(response)
         entry = self._clients.get(key)
         if entry is None:
+            if self.stray_response is not None and response.cseq.method == "INVITE":
+                self.stray_response(response, peer)
+                return
             self.metrics["responses_unmatched"] += 1
             return
         self._handle_events(key, entry[0].receive(response, time.monotonic()))
@@ -284,8 +320,13 @@ class SipEndpoint:
                     return
             elif isinstance(event, Deliver):
                 message = event.message
-                if isinstance(message, Response) and message.status_code >= 200 and not future.done():
-                    future.set_result(message)
+                if not isinstance(message, Response):
+                    continue
+                if message.status_code >= 200:
+                    if not future.done():
+                        future.set_result(message)
+                elif (provisional := self._provisional.get(key)) is not None:
+                    provisional(message, peer)
             elif isinstance(event, Timeout | TransportFailed):
                 if not future.done():
                     future.set_exception(SipTimeoutError(f"no answer from {peer}"))
@@ -318,3 +359,4 @@ class SipEndpoint:
         if handle is not None:
             handle.cancel()
         self._clients.pop(key, None)
+        self._provisional.pop(key, None)

@@ -9,7 +9,8 @@ MESSAGE         MANSCDP: Keepalive (presence), answers to our queries (commands)
                 which makes devices re-register (how they find out the platform restarted)
 NOTIFY          catalog subscription events (signaling/subscriptions.py)
 OPTIONS         200
-INVITE ...      501 / 481 until media and cascade land
+BYE, INFO       in one of our INVITE dialogs (signaling/invite.py): answered there; else 481
+INVITE          501 until cascade lands (we are the one who INVITEs devices: :meth:`source_opener`)
 ==============  ===================================================================================
 
 Background work, once a second on the event loop: presence deadlines, partial catalogs, batched writes of
@@ -34,8 +35,11 @@ from xueliang.protocol.manscdp import Assembly, CatalogEvent, CatalogItem, Recor
 from xueliang.protocol.sip import DEFAULT_LIMITS, DigestChallenger, Request, quick_keepalive
 from xueliang.signaling.commands import Commands, DeviceUnavailableError
 from xueliang.signaling.endpoint import SipEndpoint
+from xueliang.signaling.invite import Invites
+from xueliang.signaling.media_source import GbSourceOpener
 from xueliang.signaling.presence import DeviceSession, Presence
 from xueliang.signaling.registrar import Registrar, RegistrarPolicy
+from xueliang.signaling.ssrc import SsrcAllocator
 from xueliang.signaling.subscriptions import Subscriptions
 from xueliang.signaling.sync import CatalogSync, SyncResult
 from xueliang.signaling.transport import Peer, local_address_towards
@@ -76,6 +80,8 @@ class SignalingConfig:
     sync_on_register: bool = True  # query DeviceInfo and Catalog after a device's first registration
     catalog_timeout: float = 30.0  # seconds without a fragment before a catalog is handed back partial
     answer_timeout: float = 10.0  # seconds to wait for the answer to a DeviceInfo/DeviceStatus/... query
+    invite_timeout: float = 10.0  # seconds a device has to answer an INVITE finally (then CANCEL)
+    ssrc_hold: float = 60.0  # seconds a freed SSRC waits before it is handed out again
     subscription_expires: int = 3600
     flood_rate: float = 1000.0
     digest_algorithm: str = "MD5"
@@ -112,6 +118,14 @@ class SignalingService:
             answer_timeout=config.answer_timeout,
         )
         self.subscriptions = Subscriptions(self.commands, expires=config.subscription_expires)
+        self.invites = Invites(self.endpoint, self.commands, timeout=config.invite_timeout, metrics=self.metrics)
+        self.endpoint.stray_response = self.invites.on_response
+        # y= digits 4-8 come from the domain ID; a domain that is not a GB ID falls back to the platform's ID
+        domain_id = config.domain if config.domain[:8].isdigit() and len(config.domain) >= 8 else config.local_id
+        self.ssrcs = SsrcAllocator(domain_id, hold=config.ssrc_hold)
+        self._opener = GbSourceOpener(
+            self.invites, self.ssrcs, self._online_session, local_id=config.local_id, metrics=self.metrics
+        )
         self.sync = CatalogSync(
             self,
             concurrency=config.catalog_concurrency,
@@ -148,6 +162,7 @@ class SignalingService:
                 await self._ticker
         await self.sync.stop()
         await self.subscriptions.close()
+        await self.invites.close()
         for task in list(self._tasks):
             task.cancel()
         await self.endpoint.close()
@@ -222,6 +237,8 @@ class SignalingService:
             self.endpoint.respond(request, peer, 200, headers=(("Allow", SUPPORTED),))
         elif method in ("INVITE", "SUBSCRIBE"):
             self.endpoint.respond(request, peer, 501)  # media (next issue) and cascade plug in here
+        elif method in ("BYE", "INFO") and self.invites.on_request(request, peer):
+            return
         elif method in ("BYE", "CANCEL", "INFO"):
             self.endpoint.respond(request, peer, 481)
         else:
@@ -259,6 +276,8 @@ class SignalingService:
     def _on_message(self, request: Request, peer: Peer) -> None:
         sender = request.from_.uri.user or ""
         session = self.presence.get(sender)
+        if session is None and (dialog := self.invites.find(request)) is not None:
+            session = dialog.session  # in a video dialog an NVR speaks as the channel (MediaStatus)
         if session is None:
             self.metrics["message_unregistered"] += 1
             self.endpoint.respond(request, peer, 403, reason="Forbidden (not registered)")
@@ -281,7 +300,8 @@ class SignalingService:
         elif isinstance(message, manscdp.CatalogNotify):
             self._catalog_events(session.device_id, message)
         elif isinstance(message, manscdp.MediaStatus):
-            self.metrics["media_status"] += 1  # ends of playback/download: the media work consumes these
+            self.metrics["media_status"] += 1  # ends of playback/download: 121 in a dialog ends it with BYE
+            self.invites.on_media_status(request, message)
         elif not self.commands.on_answer(message):
             self.metrics["manscdp_unexpected"] += 1
 
@@ -326,6 +346,14 @@ class SignalingService:
         if session is None or not session.online:
             raise DeviceUnavailableError(device_id, "not_registered")
         return session
+
+    def _online_session(self, device_id: str) -> DeviceSession | None:
+        session = self.presence.get(device_id)
+        return session if session is not None and session.online else None
+
+    def source_opener(self) -> GbSourceOpener:
+        """The GB/T 28181 ``SourceOpener`` for the media node's stream manager (INVITE, ACK, BYE)."""
+        return self._opener
 
     def is_online(self, device_id: str) -> bool:
         session = self.presence.get(device_id)

@@ -1,6 +1,10 @@
 """``xueliang sim``: simulators on the command line. ``devices`` runs N simulated GB/T 28181 devices against a
 platform until Ctrl-C (or ``--duration``), with a live table of what they do.
 
+Video: every channel answers INVITE with live H.264 by default (``--video h265`` or ``--video none``: INVITEs
+answered 488), one encoded loop of ``--video-size`` shared by all streams, at most ``--max-streams`` per device
+(486 Busy Here beyond); ``--refuse-invite 486`` answers every INVITE with that status (tests, demos of errors).
+
 Exit codes: 0 done, 1 the platform could not be reached, 2 bad options.
 """
 
@@ -10,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -18,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from xueliang.domain.ids import Edition
+from xueliang.protocol.es import Codec
 from xueliang.protocol.manscdp import Charset
 from xueliang.sim.config import DeviceKind, SimConfig, Transport
 from xueliang.sim.context import Stats
@@ -58,6 +64,30 @@ _ROWS = (
     ("retransmissions", "retransmissions"),
     ("errors", "errors"),
 )
+_INVITE_ROWS = (
+    ("invites", "INVITE received"),
+    ("invites_answered", "INVITE answered 200"),
+    ("streams_started", "视频流 streams started"),
+    ("byes_in", "BYE from the platform"),
+    ("byes_out", "BYE sent"),
+)
+VIDEO_CHOICES = ("h264", "h265", "none")
+
+
+def parse_video(text: str) -> Codec | None:
+    """``h264`` | ``h265`` | ``none``."""
+    value = text.strip().lower()
+    if value not in VIDEO_CHOICES:
+        raise typer.BadParameter(f"expected one of {', '.join(VIDEO_CHOICES)}, got {text!r}", param_hint="--video")
+    return None if value == "none" else Codec(value)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT``."""
+    width, x, height = text.lower().partition("x")
+    if not x or not width.isdigit() or not height.isdigit():
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT, got {text!r}", param_hint="--video-size")
+    return int(width), int(height)
 
 
 def parse_server(text: str) -> tuple[str, int]:
@@ -70,7 +100,7 @@ def parse_server(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def stats_table(stats: Stats, title: str, rate: float | None = None) -> Table:
+def stats_table(stats: Stats, title: str, rate: float | None = None, invites: Mapping[str, int] | None = None) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -80,6 +110,9 @@ def stats_table(stats: Stats, title: str, rate: float | None = None) -> Table:
         if key in ("registered", "online"):
             shown += f" / {stats.devices:,}"
         table.add_row(label, shown)
+    if invites is not None:
+        for key, label in _INVITE_ROWS:
+            table.add_row(label, f"{invites.get(key, 0):,}")
     if rate is not None:
         table.add_row("keepalives/s", f"{rate:,.0f}")
     return table
@@ -112,6 +145,12 @@ def devices(
     tcp_catalog_items: Annotated[int, typer.Option("--tcp-catalog-items", min=1, help="Items per MESSAGE")] = 100,
     domain: Annotated[str | None, typer.Option("--domain", help="SIP domain (default: 10 digits of ID)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No live table, only the summary")] = False,
+    video: Annotated[str, typer.Option("--video", help="Video of every channel: h264, h265 or none (488)")] = "h264",
+    video_size: Annotated[str, typer.Option("--video-size", help="WIDTHxHEIGHT of the video loop")] = "640x360",
+    max_streams: Annotated[int, typer.Option("--max-streams", min=0, help="Streams per device (486 beyond)")] = 4,
+    refuse_invite: Annotated[
+        int | None, typer.Option("--refuse-invite", min=300, max=699, help="Answer every INVITE with this status")
+    ] = None,
 ) -> None:
     """Run N simulated devices (IPC, NVR or lower platform) against a platform."""
     host, port = parse_server(server)
@@ -137,19 +176,24 @@ def devices(
             sockets=sockets,
             register_rate=register_rate,
             tcp_catalog_items=tcp_catalog_items,
+            video=parse_video(video),
+            video_size=parse_size(video_size),
+            max_streams=max_streams,
+            refuse_invite=refuse_invite,
         )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     try:
-        stats = asyncio.run(_run(config, duration, live=not quiet))
+        stats, invites = asyncio.run(_run(config, duration, live=not quiet))
     except OSError as exc:
         console.print(f"[red]cannot reach {server}: {exc}[/red]")
         raise typer.Exit(1) from exc
-    console.print(stats_table(stats, f"{config.count:,} {config.device_kind.value} -> {server} ({transport.value})"))
+    title = f"{config.count:,} {config.device_kind.value} -> {server} ({transport.value})"
+    console.print(stats_table(stats, title, invites=invites))
 
 
-async def _run(config: SimConfig, duration: float | None, *, live: bool) -> Stats:
+async def _run(config: SimConfig, duration: float | None, *, live: bool) -> tuple[Stats, dict[str, int]]:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -170,12 +214,13 @@ async def _run(config: SimConfig, duration: float | None, *, live: bool) -> Stat
                 stats = sim.stats
                 rate = (stats.keepalives_sent - last_sent) / max(now - last_time, 1e-6)
                 last_sent, last_time = stats.keepalives_sent, now
-                display.update(stats_table(stats, title, rate), refresh=True)
+                display.update(stats_table(stats, title, rate, sim.invites.stats), refresh=True)
             if duration is not None and now - started >= duration:
                 break
     final = dataclasses.replace(sim.stats)  # as the run ended, before the devices unregister
+    invites = dict(sim.invites.stats)
     await sim.stop()
-    return final
+    return final, invites
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from xueliang.domain.ids import Edition
+from xueliang.protocol.es import Codec
 from xueliang.protocol.manscdp import Charset
 
 __all__ = ["DeviceKind", "SimConfig", "Transport"]
@@ -81,6 +82,10 @@ class SimConfig:
     user_agent: str = "xueliang-sim/0.1"
     seed: int = 2022
     passwords: Mapping[str, str] = field(default_factory=dict)
+    video: Codec | None = Codec.H264
+    video_size: tuple[int, int] = (640, 360)
+    max_streams: int = 4
+    refuse_invite: int | None = None
 
     def __post_init__(self) -> None:
         # the enumerations also as their values ("tcp", "2022", "utf-8"), as a CLI or a test writes them
@@ -89,6 +94,8 @@ class SimConfig:
         object.__setattr__(self, "charset", Charset(self.charset))
         if self.kind is not None:
             object.__setattr__(self, "kind", DeviceKind(self.kind))
+        if self.video is not None:
+            object.__setattr__(self, "video", Codec(self.video))
         problems = list(self._problems())
         if problems:
             raise ValueError("; ".join(problems))
@@ -120,6 +127,20 @@ class SimConfig:
             found.append("expires must be at least 1 s")
         if self.udp_max_message < 600 or self.tcp_catalog_items < 1:
             found.append("udp_max_message must be at least 600 bytes and tcp_catalog_items at least 1")
+        found.extend(self._video_problems())
+        return found
+
+    def _video_problems(self) -> list[str]:
+        found: list[str] = []
+        if self.video not in (None, Codec.H264, Codec.H265):
+            found.append(f"video must be h264, h265 or none: {self.video}")
+        width, height = self.video_size
+        if not (16 <= width <= 3840 and 16 <= height <= 2160 and width % 2 == 0 and height % 2 == 0):
+            found.append(f"video size must be even, 16x16 to 3840x2160: {width}x{height}")
+        if self.max_streams < 0:
+            found.append("max_streams must be at least 0")
+        if self.refuse_invite is not None and not 300 <= self.refuse_invite <= 699:
+            found.append(f"refuse_invite must be a status 300-699: {self.refuse_invite}")
         return found
 
     @property

@@ -341,8 +341,9 @@ class Device:
         return [Reply(make_response(request, 405, headers=[("Allow", ALLOW)]))]
 
     def answer_invite(self, request: Request, now: float) -> Response:
-        """The media seam: the simulator sends no video yet, so every INVITE is refused with 488. The media
-        work replaces this method (answer SDP, start the RTP sender)."""
+        """What a fleet without the asyncio runner answers: 488. The runner (:mod:`xueliang.sim.devices`) hands
+        INVITE dialogs to :mod:`xueliang.sim.invite` before they reach the fleet, because answering one starts a
+        media sender (I/O)."""
         return make_response(request, 488)
 
     def _on_message(self, request: Request, now: float) -> list[Effect]:

@@ -13,6 +13,9 @@ UDP: ``sockets`` local sockets (one by default: every device behind one NAT addr
 are routed to devices by ID whichever socket they reach. TCP: ``sockets`` connections; a device's requests and
 the platform's requests to it travel on the connection it registered on; a lost connection is reopened after
 1 s (doubling up to 30 s) and its devices register again.
+
+INVITE, ACK, BYE and CANCEL (and the answers to a device's BYE) skip the sans-IO fleet: their dialogs start
+media senders, which is I/O, so :class:`~xueliang.sim.invite.SimInvites` handles them on the loop.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from types import TracebackType
 from typing import TypeVar, cast
 
 from xueliang.protocol.manscdp import CatalogItem
-from xueliang.protocol.sip import RemoteProtocolError, Signal, StreamReader
+from xueliang.protocol.sip import Message, RemoteProtocolError, Request, Response, Signal, StreamReader, parse_datagram
 from xueliang.sim.config import SimConfig, Transport
 from xueliang.sim.context import Link, Stats
 from xueliang.sim.device_core import Device
 from xueliang.sim.effects import AlarmRecord
 from xueliang.sim.fleet import Address, Fleet
+from xueliang.sim.invite import SenderFactory, SimInvites, default_sender_factory
 
 __all__ = ["DeviceSimulator", "enlarge_udp_buffers"]
 
@@ -49,15 +53,26 @@ TICK = 0.01
 SOCKET_BUFFER = 4 * 1024 * 1024
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
 _WILDCARDS = frozenset({"", "0.0.0.0"})  # noqa: S104 - recognising a wildcard, not binding to one
+_DIALOG_STARTS = (b"INVITE ", b"ACK ", b"BYE ", b"CANCEL ")
+_DIALOG_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL"})
 
 
 class DeviceSimulator:
     """Simulated devices of ``config`` against one platform. ``local_time``: the devices' wall clock."""
 
-    def __init__(self, config: SimConfig, *, local_time: Callable[[], dt.datetime] = dt.datetime.now) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        *,
+        local_time: Callable[[], dt.datetime] = dt.datetime.now,
+        sender_factory: SenderFactory | None = None,
+    ) -> None:
+        """``sender_factory``: the media senders of answered INVITEs (default: the configured video)."""
         self.config = config
         self._local_time = local_time
+        self._sender_factory = sender_factory
         self._fleet: Fleet | None = None
+        self._invites: SimInvites | None = None
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.Transport | None] = []
         self._reconnects: set[asyncio.Task[None]] = set()
@@ -84,6 +99,13 @@ class DeviceSimulator:
         if self._fleet is None:
             raise RuntimeError("the simulator is not started")
         return self._fleet
+
+    @property
+    def invites(self) -> SimInvites:
+        """The INVITE dialogs: ``calls`` by Call-ID, ``stats`` (invites, answered, refused, BYEs ...)."""
+        if self._invites is None:
+            raise RuntimeError("the simulator is not started")
+        return self._invites
 
     @property
     def stats(self) -> Stats:
@@ -148,6 +170,10 @@ class DeviceSimulator:
         self._fleet = Fleet(
             config, links, self._transmit, server=self._server, local_time=self._local_time, on_change=self._changed
         )
+        factory = self._sender_factory
+        if factory is None and config.video is not None:
+            factory = default_sender_factory(config)
+        self._invites = SimInvites(self._fleet, self._transmit, factory if config.video is not None else None)
         for index in range(len(self._tcp)):
             await self._connect(index)
 
@@ -159,6 +185,8 @@ class DeviceSimulator:
             self._arm()
             with contextlib.suppress(TimeoutError):
                 await self.wait_for(lambda: self.fleet.stats.registered == 0, timeout)
+        if self._invites is not None:
+            await self._invites.close()
         self._close()
         await asyncio.sleep(0)
 
@@ -311,6 +339,15 @@ class DeviceSimulator:
         transport.write(data)
 
     def _received(self, link: int, data: bytes, source: Address) -> None:
+        if data.startswith(_DIALOG_STARTS) or (data.startswith(b"SIP/2.0 ") and b" BYE\r\n" in data):
+            try:
+                message = parse_datagram(data)
+            except RemoteProtocolError:
+                self.fleet.stats.errors += 1
+                return
+            if message is not None:
+                self.invites.receive(message, link, source)
+            return
         try:
             self.fleet.receive_datagram(data, link, source, self._now())
         except Exception:
@@ -331,6 +368,9 @@ class DeviceSimulator:
                 continue
             if isinstance(message, Signal):
                 break
+            if _in_dialog(message):
+                self.invites.receive(message, link, None)
+                continue
             try:
                 self.fleet.receive_message(message, link, None, self._now())
             except Exception:
@@ -406,6 +446,14 @@ class _TcpLink(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.simulator._lost(self.index)
+
+
+def _in_dialog(message: Message) -> bool:
+    """INVITE dialog traffic: what :class:`SimInvites` handles."""
+    if isinstance(message, Request):
+        return message.method in _DIALOG_METHODS
+    assert isinstance(message, Response)
+    return message.cseq.method == "BYE"
 
 
 def _advertised_host(local_host: str, server_host: str) -> str:

@@ -28,6 +28,7 @@ import socket
 import struct
 import weakref
 from dataclasses import dataclass
+from typing import cast
 
 from xueliang.domain.streams import MediaTransport
 from xueliang.protocol.es import CLOCK_RATE
@@ -131,8 +132,8 @@ class _TcpProtocol(asyncio.Protocol):
         self._sender = sender
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._sender.connected(transport)
+        # uvloop's TCP transports are not asyncio.Transport subclasses but have its interface
+        self._sender.connected(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         return

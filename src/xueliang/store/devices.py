@@ -146,6 +146,38 @@ class OnlineChange:
     channel_id: str | None = None
 
 
+MEDIA_TRANSPORTS = ("udp", "tcp_passive", "tcp_active")
+STREAM_NUMBERS = (0, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """How a device's live video is fetched (issue 4): ``transport`` named from the platform's side
+    (``tcp_passive``: the platform listens), ``ssrc_check`` off for devices that ignore the negotiated SSRC,
+    ``max_streams`` None for the media node's default, ``stream_number`` 0 main / 1 sub-stream."""
+
+    transport: str = "udp"
+    ssrc_check: bool = True
+    max_streams: int | None = None
+    stream_number: int = 0
+
+    def __post_init__(self) -> None:
+        if self.transport not in MEDIA_TRANSPORTS:
+            raise ValueError(f"media transport must be one of {', '.join(MEDIA_TRANSPORTS)}: {self.transport!r}")
+        if self.max_streams is not None and self.max_streams < 0:
+            raise ValueError(f"max_streams must be at least 0: {self.max_streams}")
+        if self.stream_number not in STREAM_NUMBERS:
+            raise ValueError(f"stream_number must be 0 (main) or 1 (sub): {self.stream_number}")
+
+
+_MEDIA_COLUMNS = {  # MediaSettings field -> device column
+    "transport": "media_transport",
+    "ssrc_check": "ssrc_check",
+    "max_streams": "max_streams",
+    "stream_number": "stream_number",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceSummary:
     """A device as lists show it. ``channel_count``: see the module docstring. Never the password."""
@@ -174,6 +206,7 @@ class DeviceSummary:
     pre_registered: bool
     has_password: bool
     created_at: dt.datetime
+    media: MediaSettings = MediaSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -739,6 +772,7 @@ def _summary(device: Device) -> DeviceSummary:
         pre_registered=device.pre_registered,
         has_password=device.password is not None,
         created_at=device.created_at,
+        media=MediaSettings(device.media_transport, device.ssrc_check, device.max_streams, device.stream_number),
     )
 
 
@@ -813,6 +847,25 @@ class DeviceStore:
                 )
             session.execute(delete(REJECTION).where(REJECTION.c.device_id == device_id))
         return created
+
+    # --- media settings (issue 4) ----------------------------------------------------------------------------
+    def media_settings(self, device_id: str) -> MediaSettings | None:
+        """A device's media settings; None when there is no such device."""
+        columns = [DEVICE.c[name] for name in _MEDIA_COLUMNS.values()]
+        with self.sessions() as session:
+            row = session.execute(select(*columns).where(DEVICE.c.device_id == device_id)).first()
+        if row is None:
+            return None
+        return MediaSettings(row[0], bool(row[1]), row[2], row[3])
+
+    def set_media_settings(self, device_id: str, settings: MediaSettings) -> bool:
+        """Replace a device's media settings (validated by :class:`MediaSettings`); False: no such device."""
+        values: dict[str, Any] = {column: getattr(settings, field) for field, column in _MEDIA_COLUMNS.items()}
+        with transaction(self.sessions) as session:
+            result = session.execute(
+                update(DEVICE).where(DEVICE.c.device_id == device_id).values(**values, updated_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     def set_password(self, device_id: str, password: str | None) -> bool:
         """Set (or with None, clear: the global password applies) a device's password; False: no such device."""

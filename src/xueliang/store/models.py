@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -212,6 +213,9 @@ class Device(Base):
     __table_args__ = (
         CheckConstraint("transport IN ('udp', 'tcp')", name="transport"),
         CheckConstraint("catalog_status IN ('none', 'complete', 'partial', 'timeout')", name="catalog_status"),
+        CheckConstraint("media_transport IN ('udp', 'tcp_passive', 'tcp_active')", name="media_transport"),
+        CheckConstraint("max_streams IS NULL OR max_streams >= 0", name="max_streams"),
+        CheckConstraint("stream_number IN (0, 1)", name="stream_number"),
         Index("ix_device_online_device_id", "online", "device_id"),
     )
 
@@ -241,6 +245,12 @@ class Device(Base):
     catalog_expected: Mapped[int | None] = mapped_column(Integer)
     catalog_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     pre_registered: Mapped[bool] = mapped_column(Boolean, default=False)  # added by an operator
+    # live video (issue 4): how RTP reaches the media node, whether its SSRC is checked, how many streams it
+    # may send at once (None: the node's default), main (0) or sub (1) stream
+    media_transport: Mapped[str] = mapped_column(String(16), default="udp", server_default="udp")
+    ssrc_check: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    max_streams: Mapped[int | None] = mapped_column(Integer)
+    stream_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 

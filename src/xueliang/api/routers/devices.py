@@ -1,5 +1,6 @@
 """/api/v1/devices: GB/T 28181 devices as the archive knows them (list, detail with channels and online history),
-pre-registration and per-device passwords (written, never read back), allocating a platform ID for a colliding
+pre-registration and per-device passwords (written, never read back), per-device media settings for live video
+(``PATCH /devices/{id}``, or with the pre-registration), allocating a platform ID for a colliding
 channel, and the registrations refused because the device is not in the inventory (a governance finding).
 
 Live operations on devices (catalog sync, DeviceStatus, recordings, PTZ) are in ``device_control``.
@@ -7,6 +8,7 @@ Live operations on devices (catalog sync, DeviceStatus, recordings, PTZ) are in 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -21,13 +23,20 @@ from xueliang.api.schemas.devices import (
     DeviceIn,
     DevicePageOut,
     DeviceWriteOut,
+    MediaSettingsIn,
     PasswordIn,
     RejectionOut,
 )
 from xueliang.app import Platform
 from xueliang.catalog import device_catalog
 from xueliang.domain.ids import IdError
-from xueliang.store.devices import ChannelSummary, CursorError, DeviceStore, DeviceSummary, PageRequest
+from xueliang.store.devices import (
+    ChannelSummary,
+    CursorError,
+    DeviceStore,
+    DeviceSummary,
+    PageRequest,
+)
 
 router = APIRouter(tags=["devices"])
 Devices = Annotated[DeviceStore, Depends(get_device_store)]
@@ -82,7 +91,42 @@ def device_out(device: DeviceSummary) -> dict[str, Any]:
         "pre_registered": device.pre_registered,
         "has_password": device.has_password,
         "created_at": device.created_at,
+        "media": {
+            "media_transport": device.media.transport,
+            "ssrc_check": device.media.ssrc_check,
+            "max_streams": device.media.max_streams,
+            "stream_number": device.media.stream_number,
+        },
     }
+
+
+_MEDIA_FIELDS = {  # MediaSettingsIn field -> MediaSettings field
+    "media_transport": "transport",
+    "ssrc_check": "ssrc_check",
+    "max_streams": "max_streams",
+    "stream_number": "stream_number",
+}
+
+
+def apply_media_settings(devices: DeviceStore, device_id: str, body: MediaSettingsIn) -> bool:
+    """Write the media settings ``body`` names (absent fields unchanged); False: no such device."""
+    given = {_MEDIA_FIELDS[name]: getattr(body, name) for name in body.model_fields_set if name in _MEDIA_FIELDS}
+    if not given:
+        return devices.media_settings(device_id) is not None
+    current = devices.media_settings(device_id)
+    if current is None:
+        return False
+    if given.get("ssrc_check", True) is None or given.get("transport", "") is None:
+        raise ApiError(
+            422,
+            "invalid_parameter",
+            "media_transport 与 ssrc_check 不能为 null",
+            "media_transport and ssrc_check cannot be null",
+            {},
+        )
+    if given.get("stream_number", 0) is None:
+        given["stream_number"] = 0
+    return devices.set_media_settings(device_id, dataclasses.replace(current, **given))
 
 
 def channel_out(channel: ChannelSummary) -> ChannelOut:
@@ -157,6 +201,7 @@ def add_device(body: DeviceIn, devices: Devices, response: Response) -> dict[str
         created = devices.add_device(body.id, name=body.name, password=body.password)
     except IdError as exc:
         raise ApiError(422, exc.rule, exc.message_zh, exc.message_en, {"id": body.id}) from exc
+    apply_media_settings(devices, body.id.strip(), body)
     detail = devices.get_device(body.id.strip(), history_limit=0, channel_limit=0)
     assert detail is not None
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -195,6 +240,19 @@ def list_channels(device_id: str, devices: Devices, cursor: Cursor = None, limit
     if page is None:
         raise device_not_found(device_id)
     return ChannelPageOut(items=[channel_out(c) for c in page.items], next=page.next)
+
+
+@router.patch("/devices/{device_id}", response_model=DeviceWriteOut, summary="Media settings / 设备取流设置")
+def update_device(device_id: str, body: MediaSettingsIn, devices: Devices) -> dict[str, Any]:
+    """Change how the device's live video is fetched: transport (udp, tcp_passive, tcp_active), the SSRC check,
+    the concurrent stream limit (null: the node's default) and the stream number (0 main, 1 sub). Fields left out
+    keep their values. Streams already playing keep their settings until they are opened again."""
+    if not apply_media_settings(devices, device_id, body):
+        raise device_not_found(device_id)
+    detail = devices.get_device(device_id, history_limit=0, channel_limit=0)
+    if detail is None:
+        raise device_not_found(device_id)
+    return {"created": False, "device": device_out(detail.device)}
 
 
 @router.put("/devices/{device_id}/password", status_code=204, summary="Set a device's password / 设置设备密码")

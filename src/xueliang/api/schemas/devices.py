@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,31 @@ from xueliang.api.schemas.cameras import FindingOut
 class ChannelFindingOut(FindingOut):
     other_device_id: str | None = Field(None, description="channel_id_collision: the device whose channel has the ID")
     other_channel_id: str | None = None
+
+
+MediaTransportName = Literal["udp", "tcp_passive", "tcp_active"]
+MAX_STREAMS_LIMIT = 64
+
+
+class MediaSettingsOut(BaseModel):
+    media_transport: MediaTransportName = Field(
+        description="how RTP reaches the platform, named from the platform's side: udp | tcp_passive (the platform "
+        "listens, the device connects) | tcp_active (the device listens, the platform connects)"
+    )
+    ssrc_check: bool = Field(description="check the negotiated SSRC (off for devices that ignore it)")
+    max_streams: int | None = Field(description="concurrent live streams the device may send; null: node default")
+    stream_number: Literal[0, 1] = Field(description="0 main stream, 1 sub-stream (a=streamnumber)")
+
+
+class MediaSettingsIn(BaseModel):
+    """Every field optional: what is absent stays as it is; ``max_streams: null`` means the node's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    media_transport: MediaTransportName | None = Field(None, description="udp | tcp_passive | tcp_active")
+    ssrc_check: bool | None = None
+    max_streams: int | None = Field(None, ge=0, le=MAX_STREAMS_LIMIT, description="null: the node's default")
+    stream_number: Literal[0, 1] | None = Field(None, description="0 main stream, 1 sub-stream")
 
 
 class DeviceOut(BaseModel):
@@ -43,6 +68,7 @@ class DeviceOut(BaseModel):
     pre_registered: bool = Field(description="added by an operator")
     has_password: bool = Field(description="a per-device password is set (stored encrypted, never returned)")
     created_at: dt.datetime
+    media: MediaSettingsOut = Field(description="live video settings (issue 4)")
 
 
 class DevicePageOut(BaseModel):
@@ -83,7 +109,7 @@ class DeviceDetailOut(DeviceOut):
     online_history: list[OnlineEventOut] = Field(description="latest first")
 
 
-class DeviceIn(BaseModel):
+class DeviceIn(MediaSettingsIn):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(description="20-digit device ID", examples=["34150200001320000001"])
