@@ -17,16 +17,50 @@ from xueliang.catalog import device_catalog
 from xueliang.catalog.service import CatalogService
 from xueliang.catalog.worker import PRELOAD as CATALOG_WORKER_PRELOAD
 from xueliang.config import Settings
+from xueliang.domain.streams import SourceKind, SourceOpener
 from xueliang.jobs import JobRunner, ProcessJobRunner
+from xueliang.media.node import MediaNode
+from xueliang.media.play_sessions import PlaySession, PlaySessions
 from xueliang.protocol.manscdp import CatalogEvent, CatalogItem
+from xueliang.sharing.tokens import Ed25519Tokens, load_or_create_tokens
 from xueliang.signaling.service import SignalingConfig, SignalingService
 from xueliang.store.crypto import Cipher, load_or_create_key
 from xueliang.store.db import create_db_engine, make_session_factory, migrate, transaction
 from xueliang.store.devices import DeviceStore
 from xueliang.store.models import utcnow
+from xueliang.store.play_sources import PlaySources
 from xueliang.store.settings import SettingRepository
 
 log = logging.getLogger(__name__)
+audit_log = logging.getLogger("xueliang.audit")
+
+
+@dataclass
+class MediaRuntime:
+    """The built-in media node with what the play flow needs around it: viewing sessions, the play-token keys
+    (this process signs: it is the API side) and the archive lookup of a camera's source."""
+
+    node: MediaNode
+    sessions: PlaySessions
+    tokens: Ed25519Tokens
+    play_sources: PlaySources
+    public_url: str | None
+    token_ttl: int
+
+    async def start(self) -> None:
+        await self.node.start()
+        self.sessions.start()
+
+    async def stop(self) -> None:
+        await self.sessions.close_all()
+        await self.node.stop()
+
+    def audit(self, event: str, session: PlaySession | None, **fields: str) -> None:
+        """A video access record. Until the audit log of issue 5 exists it is a structured log line on the
+        ``xueliang.audit`` logger (never with a token)."""
+        if session is not None:
+            fields = {"session": session.id, "camera": session.camera_id, "stream": session.stream_id, **fields}
+        audit_log.info("%s %s", event, " ".join(f"{key}={value}" for key, value in sorted(fields.items())))
 
 
 @dataclass
@@ -40,6 +74,7 @@ class Platform:
     jobs: JobRunner
     devices: DeviceStore
     signaling: SignalingService | None
+    media: MediaRuntime | None = None
 
     @property
     def database_url(self) -> str:
@@ -68,6 +103,7 @@ def build_platform(settings: Settings, *, engine: Engine | None = None, run_migr
         sink = WorkerCatalogSink(jobs, database_url, sessions)
         config = signaling_config(settings, sessions, catalog.cipher())
         signaling = SignalingService(config, devices, sink)
+    media = build_media(settings, sessions, catalog.cipher(), signaling) if settings.media_enabled else None
     return Platform(
         settings=settings,
         engine=engine,
@@ -76,6 +112,26 @@ def build_platform(settings: Settings, *, engine: Engine | None = None, run_migr
         jobs=jobs,
         devices=devices,
         signaling=signaling,
+        media=media,
+    )
+
+
+def build_media(
+    settings: Settings, sessions: sessionmaker[Session], cipher: Cipher, signaling: SignalingService | None
+) -> MediaRuntime:
+    """The media node of this process: GB/T 28181 sources through this process's signaling (when it runs one),
+    RTSP sources pulled by the node itself."""
+    openers: dict[SourceKind, SourceOpener] = {}
+    if signaling is not None:
+        openers[SourceKind.GB28181] = signaling.source_opener()
+    node = MediaNode.from_settings(settings, openers)
+    return MediaRuntime(
+        node=node,
+        sessions=PlaySessions(node.manager),
+        tokens=load_or_create_tokens(settings.data_dir),
+        play_sources=PlaySources(sessions, cipher),
+        public_url=settings.media_public_url,
+        token_ttl=settings.play_token_ttl,
     )
 
 
@@ -113,6 +169,7 @@ def signaling_config(settings: Settings, sessions: sessionmaker[Session], cipher
         catalog_rate=settings.sip_catalog_rate,
         catalog_timeout=settings.sip_catalog_timeout,
         flood_rate=settings.sip_flood_rate,
+        invite_timeout=settings.sip_invite_timeout,
         nonce_secret=nonce_secret,
     )
 

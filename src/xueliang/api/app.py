@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from xueliang import __version__
 from xueliang.api.deps import get_caller
 from xueliang.api.errors import install_error_handlers
+from xueliang.api.redaction import install_token_redaction
 from xueliang.api.routers import (
     alarms,
     cameras,
@@ -20,6 +21,8 @@ from xueliang.api.routers import (
     home,
     ids,
     inventory,
+    live,
+    play,
     player,
     units,
 )
@@ -33,9 +36,13 @@ def create_app(platform: Platform) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if platform.signaling is not None:
             await platform.signaling.start()  # the SIP endpoint shares the server's event loop (uvloop)
+        if platform.media is not None:
+            await platform.media.start()  # RTP receivers and viewer outputs on the same loop
         try:
             yield
         finally:
+            if platform.media is not None:
+                await platform.media.stop()  # BYE to every device while signaling still runs
             if platform.signaling is not None:
                 await platform.signaling.stop()
         platform.jobs.shutdown()  # the worker processes stop with the app (a later job would start them again)
@@ -48,6 +55,7 @@ def create_app(platform: Platform) -> FastAPI:
         docs_url="/docs",
     )
     app.state.platform = platform
+    install_token_redaction()  # viewer URLs carry play tokens; the access log must not
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(get_caller)])
     api.include_router(health.router)
@@ -59,7 +67,9 @@ def create_app(platform: Platform) -> FastAPI:
     api.include_router(device_control.router)
     api.include_router(devices.router)
     api.include_router(alarms.router)
+    api.include_router(play.router)
     app.include_router(api)
     app.include_router(home.router)
+    app.include_router(live.router)  # /media/v1: token-authenticated viewer outputs
     app.include_router(player.router)  # /play/{camera_id}: the minimal live player
     return app

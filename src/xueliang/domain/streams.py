@@ -69,13 +69,15 @@ class ReceiverSpec:
     """What signaling asks of a media node before it INVITEs.
 
     ``ssrc`` is the expected SSRC (None: take what comes). ``dedicated_port``: a UDP receiver gets a port of its
-    own from the range instead of the shared SSRC-keyed port (devices whose SSRC check is off).
+    own from the range instead of the shared SSRC-keyed port (devices whose SSRC check is off). ``peer_host``: the
+    device's address as last heard, so the node can offer the local address facing it (multi-homed hosts).
     """
 
     stream_id: str
     transport: MediaTransport
     ssrc: int | None
     dedicated_port: bool = False
+    peer_host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

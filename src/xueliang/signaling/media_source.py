@@ -116,7 +116,13 @@ class GbSourceOpener:
         self.streams_per_device[source.device_id] += 1
         stream_id = source.stream_id
         try:
-            spec = ReceiverSpec(stream_id, source.transport, ssrc, dedicated_port=not source.ssrc_check)
+            spec = ReceiverSpec(
+                stream_id,
+                source.transport,
+                ssrc,
+                dedicated_port=not source.ssrc_check,
+                peer_host=session.peer.host,
+            )
             address = await receivers.open_receiver(spec)
         except BaseException:
             self._release(source.device_id, ssrc)

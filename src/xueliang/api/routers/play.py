@@ -1,0 +1,230 @@
+"""Live play: open a viewing session on a camera, end it, list and stop live streams.
+
+``POST /api/v1/cameras/{id}/play`` returns once the stream is ready (a keyframe is there to start on) with absolute
+URLs for each output, each carrying a short-lived play token; or a 4xx/5xx whose ``detail`` says what went wrong
+(device offline, device refused, no media, unknown camera, stream limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from xueliang.api.deps import Caller, get_caller
+from xueliang.api.errors import ApiError
+from xueliang.api.routers.live import Media
+from xueliang.app import MediaRuntime
+from xueliang.domain.ids import id_error
+from xueliang.domain.streams import PlayError
+from xueliang.media.play_sessions import PlaySession
+from xueliang.sharing.tokens import PlayClaims
+
+router = APIRouter(tags=["live"])
+
+ERROR_CODES = {
+    404: "camera_not_playable",
+    409: "device_offline",
+    429: "stream_limit",
+    502: "device_refused",
+    503: "media_unavailable",
+    504: "no_media",
+}
+
+
+class PlayRequest(BaseModel):
+    variant: Literal["native", "h264"] | None = Field(
+        default=None, description="native (the camera's codec) or h264 (H.265 transcoded); default native"
+    )
+    formats: list[Literal["flv", "ws_flv", "hls", "snapshot"]] | None = Field(
+        default=None, description="outputs the client will use (all are returned)"
+    )
+
+
+class PlayOut(BaseModel):
+    session: str
+    camera_id: str
+    stream_id: str
+    codec: str | None
+    variant: str
+    variants: list[str]
+    width: int | None
+    height: int | None
+    flv: str
+    ws_flv: str
+    hls: str
+    snapshot: str
+    expires_at: datetime
+
+
+class PlaySessionOut(BaseModel):
+    session: str
+    camera_id: str
+    variant: str
+    connections: int
+    age_s: float
+
+
+class StreamOut(BaseModel):
+    stream_id: str
+    camera_id: str
+    source_kind: str
+    transport: str | None
+    codec: str | None
+    width: int | None
+    height: int | None
+    fps: float
+    bitrate: float
+    uptime_s: float
+    viewers: int
+    variants: list[str]
+    ready: bool
+    sessions: list[PlaySessionOut]
+
+
+class StreamsOut(BaseModel):
+    node: dict[str, object]
+    items: list[StreamOut]
+
+
+def _play_error(exc: PlayError, caller: Caller) -> ApiError:
+    message = exc.reason if caller.language == "en" else exc.zh
+    return ApiError(exc.status, ERROR_CODES.get(exc.status, "play_failed"), exc.zh, exc.reason, message)
+
+
+def _base_urls(request: Request, media: MediaRuntime) -> tuple[str, str]:
+    """(http base, ws base) of the media node's outputs as this viewer reaches them: the configured public URL,
+    else the scheme and host the viewer used to reach the API (so the URL works on the viewer's network)."""
+    base = media.public_url or f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+    base = base.rstrip("/")
+    return base, "ws" + base.removeprefix("http")
+
+
+def _play_out(request: Request, media: MediaRuntime, session: PlaySession) -> PlayOut:
+    expires_at = int(time.time()) + media.token_ttl
+    token = media.tokens.sign(
+        PlayClaims(
+            session=session.id,
+            camera_id=session.camera_id,
+            stream_id=session.stream_id,
+            variant=session.viewing.variant,
+            treatment="full",
+            grant=None,
+            expires_at=expires_at,
+        )
+    )
+    http, ws = _base_urls(request, media)
+    path = f"/media/v1/sessions/{session.id}"
+    query = f"?token={token}"
+    hub = session.viewing.hub
+    params = hub.params
+    return PlayOut(
+        session=session.id,
+        camera_id=session.camera_id,
+        stream_id=session.stream_id,
+        codec=hub.codec.value if hub.codec is not None else None,
+        variant=session.viewing.variant,
+        variants=list(session.viewing.variants),
+        width=params.width if params else None,
+        height=params.height if params else None,
+        flv=f"{http}{path}/live.flv{query}",
+        ws_flv=f"{ws}{path}/live.flv{query}",
+        hls=f"{http}{path}/index.m3u8{query}",
+        snapshot=f"{http}{path}/snapshot.jpg{query}",
+        expires_at=datetime.fromtimestamp(expires_at, UTC),
+    )
+
+
+@router.post("/cameras/{camera_id}/play", response_model=PlayOut, summary="Open a viewing session on a camera")
+async def play(
+    camera_id: str,
+    request: Request,
+    media: Media,
+    caller: Annotated[Caller, Depends(get_caller)],
+    body: Annotated[PlayRequest | None, Body()] = None,
+) -> PlayOut:
+    if id_error(camera_id) is not None:
+        raise ApiError(
+            404, "camera_not_found", f"摄像机编号 {camera_id} 无效", f"{camera_id} is not a valid camera ID", camera_id
+        )
+    try:
+        source = await asyncio.to_thread(media.play_sources.resolve_play_source, camera_id)
+    except PlayError as exc:
+        raise _play_error(exc, caller) from exc
+    if source is None:
+        raise ApiError(
+            404,
+            "camera_not_playable",
+            f"摄像机 {camera_id} 不存在或没有可播放的视频源",
+            f"camera {camera_id} does not exist or has no playable source",
+            camera_id,
+        )
+    variant = (body.variant if body else None) or "native"
+    try:
+        session = await media.sessions.open(source, variant)
+    except PlayError as exc:
+        media.audit("play_refused", None, camera_id=camera_id, reason=exc.reason)
+        raise _play_error(exc, caller) from exc
+    media.audit("play_start", session)
+    return _play_out(request, media, session)
+
+
+@router.delete("/play-sessions/{session_id}", status_code=204, summary="End one viewing session")
+async def end_session(session_id: str, media: Media) -> Response:
+    session = media.sessions.get(session_id)
+    if not await media.sessions.close(session_id, "ended by the viewer"):
+        raise ApiError(404, "play_session_not_found", "播放会话不存在或已结束", "no such viewing session")
+    if session is not None:
+        media.audit("play_stop", session)
+    return Response(status_code=204)
+
+
+@router.get("/streams", response_model=StreamsOut, summary="Live streams of this media node, with their sessions")
+async def list_streams(media: Media) -> StreamsOut:
+    now = time.monotonic()
+    items = []
+    for info in media.node.manager.streams():
+        sessions = [
+            PlaySessionOut(
+                session=s.id,
+                camera_id=s.camera_id,
+                variant=s.viewing.variant,
+                connections=s.connections,
+                age_s=round(now - s.opened_at, 1),
+            )
+            for s in media.sessions.sessions(info.stream_id)
+        ]
+        items.append(
+            StreamOut(
+                stream_id=info.stream_id,
+                camera_id=info.camera_id,
+                source_kind=info.source_kind,
+                transport=info.transport,
+                codec=info.codec,
+                width=info.width,
+                height=info.height,
+                fps=round(info.fps, 2),
+                bitrate=round(info.bitrate),
+                uptime_s=round(info.uptime_s, 1),
+                viewers=info.viewers,
+                variants=list(info.variants),
+                ready=info.ready,
+                sessions=sessions,
+            )
+        )
+    return StreamsOut(node=media.node.load(), items=items)
+
+
+@router.delete("/streams/{stream_id}", status_code=204, summary="Stop a live stream for every viewer")
+async def stop_stream(stream_id: str, media: Media) -> Response:
+    sessions = media.sessions.sessions(stream_id)
+    if not await media.node.manager.stop_stream(stream_id, "stopped by an operator"):
+        raise ApiError(404, "stream_not_found", "该视频流不存在或已停止", "no such live stream")
+    for session in sessions:
+        await media.sessions.close(session.id, "stopped by an operator")
+    media.audit("stream_stop", None, stream_id=stream_id)
+    return Response(status_code=204)
