@@ -19,6 +19,9 @@ times it, broken down as
 *First fragment -> commit* is the platform's own share; a real lower platform reads its catalog from its database
 instead of generating 200,000 items with coordinates, so it starts answering sooner than the simulator.
 
+``--hand-off packed`` replaces the sink's hand-off with the one proposed for ``app.WorkerCatalogSink`` (items
+packed as tuples, ``device_catalog.merge_packed_job``); the pickling figures printed are those of the dataclasses.
+
 It is run once per ``--items-per-message`` value (default 1,000 and the simulator's default 100), each against a
 fresh database: both are first catalogs. The archive is then checked to hold one camera per channel, bound to the
 device. Goal: under 30 s from the query to the commit.
@@ -55,6 +58,7 @@ from sqlalchemy import Engine, func, select
 from bench_device_catalog import baseline, catalog, inventory_rows, postgres_database, sqlite_database
 from bench_keepalive import run_loop
 from xueliang.app import Platform, build_platform
+from xueliang.catalog.device_catalog import merge_packed_job, pack_items
 from xueliang.config import Settings
 from xueliang.protocol.manscdp import CatalogEvent, CatalogItem
 from xueliang.signaling.service import CatalogSink, SignalingService
@@ -97,6 +101,22 @@ class Marks:
     items: list[CatalogItem] = dataclasses.field(default_factory=list)
 
 
+class PackedHandOff:
+    """The hand-off proposed for ``app.WorkerCatalogSink.merge`` (``--hand-off packed``): the items go to the
+    worker packed as tuples (``device_catalog.pack_items``, ``merge_packed_job``) instead of as dataclasses."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def merge(self, device_id: str, items: list[CatalogItem], complete: bool) -> object:
+        packed = pack_items(items)
+        future = self.inner.jobs.submit(merge_packed_job, self.inner.database_url, device_id, packed, complete)
+        return await asyncio.wrap_future(future)
+
+    async def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> object:
+        return await self.inner.apply_events(device_id, events)
+
+
 class TimedSink:
     """The platform's sink, with the start and end of each merge noted."""
 
@@ -116,7 +136,7 @@ class TimedSink:
         return await self.inner.apply_events(device_id, events)
 
 
-def instrument(service: SignalingService, marks: Marks) -> None:
+def instrument(service: SignalingService, marks: Marks, hand_off: str) -> None:
     """Note every catalog fragment the assembler is fed (and the time spent in it), and every merge."""
     assembler = service.commands.catalogs
     feed = assembler.feed
@@ -133,7 +153,8 @@ def instrument(service: SignalingService, marks: Marks) -> None:
             marks.feed_seconds += marks.last_fragment - started
 
     setattr(assembler, "feed", timed_feed)  # noqa: B010 - instrumenting one instance, not the class
-    service.sink = TimedSink(service.sink, marks)
+    sink = PackedHandOff(service.sink) if hand_off == "packed" else service.sink
+    service.sink = TimedSink(sink, marks)
 
 
 def cpu_of(process: psutil.Process) -> float:
@@ -175,12 +196,12 @@ class SyncFigures:
     cameras: int
 
 
-async def sync_once(platform: Platform, channels: int, per_message: int) -> SyncFigures:
+async def sync_once(platform: Platform, channels: int, per_message: int, hand_off: str) -> SyncFigures:
     service = platform.signaling
     assert service is not None
     service.config = dataclasses.replace(service.config, sync_on_register=False)  # the benchmark syncs itself
     marks = Marks()
-    instrument(service, marks)
+    instrument(service, marks, hand_off)
     loop = asyncio.get_running_loop()
     await service.start()
     await asyncio.wrap_future(platform.jobs.submit(os.getpid))  # the worker process is up before the clock runs
@@ -251,7 +272,7 @@ async def sync_once(platform: Platform, channels: int, per_message: int) -> Sync
 
 
 def run_sync(
-    fresh: Callable[[], contextlib.AbstractContextManager[Engine]], channels: int, per_message: int
+    fresh: Callable[[], contextlib.AbstractContextManager[Engine]], channels: int, per_message: int, hand_off: str
 ) -> SyncFigures:
     with tempfile.TemporaryDirectory(prefix="xueliang-bench-") as folder, fresh() as engine:
         settings = Settings(
@@ -267,7 +288,7 @@ def run_sync(
             figures: list[SyncFigures] = []
 
             async def main() -> None:
-                figures.append(await sync_once(platform, channels, per_message))
+                figures.append(await sync_once(platform, channels, per_message, hand_off))
 
             run_loop(main())
         finally:
@@ -290,7 +311,7 @@ def run(label: str, fresh: Callable[[], contextlib.AbstractContextManager[Engine
     base = run_baseline(fresh, args.channels)
     for per_message in args.items_per_message:
         print(f" {args.channels:,} channels over TCP, {per_message:,} items per MESSAGE:")
-        figures = run_sync(fresh, args.channels, per_message)
+        figures = run_sync(fresh, args.channels, per_message, args.hand_off)
         print(
             f"  ratios to the bulk insert baseline: query -> commit {figures.total / base:.1f}x, "
             f"first fragment -> commit {figures.platform / base:.1f}x, merge {figures.merge / base:.1f}x"
@@ -306,8 +327,15 @@ def main() -> None:
         default=[1000, 100],
         help="catalog items per TCP MESSAGE, comma-separated: one sync each (default 1000,100)",
     )
+    parser.add_argument(
+        "--hand-off",
+        choices=("platform", "packed"),
+        default="platform",
+        help="how items reach the worker: as the platform's WorkerCatalogSink sends them (default), or packed",
+    )
     parser.add_argument("--postgres", help="an administrative URL; a temporary database is created and dropped")
     args = parser.parse_args()
+    print(f"hand-off to the merge worker: {args.hand_off}")
     print(f"catalog sync benchmark: python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xueliang-bench-") as work:

@@ -16,7 +16,10 @@ The baseline, measured in the same run: the plain bulk insert of N camera rows t
 The ratio is merge time / baseline. Goal: the first catalog well under 30 s on both databases. Figures are
 printed, never asserted.
 
+``--parallel`` merges as the worker-process entry points do: half of the items planned in a forked child.
+
     python bench/bench_device_catalog.py [--count 200000] [--postgres postgresql://postgres@127.0.0.1/postgres]
+        [--parallel]
 """
 
 from __future__ import annotations
@@ -154,9 +157,12 @@ def inventory_rows(items: list[CatalogItem]) -> list[dict[str, Any]]:
 _CIPHER = FernetCipher(Fernet.generate_key())  # inventory rows carry no credentials; camera_row wants a cipher
 
 
+PARALLEL = {"parallel": False}  # --parallel: plan half of the items in a forked child, as the worker process does
+
+
 def timed_merge(sessions: sessionmaker[Session], items: list[CatalogItem]) -> tuple[float, MergeSummary]:
     started = time.perf_counter()
-    summary = merge_catalog(sessions, PLATFORM_ID, items, complete=True, at=utcnow())
+    summary = merge_catalog(sessions, PLATFORM_ID, items, complete=True, at=utcnow(), **PARALLEL)
     return time.perf_counter() - started, summary
 
 
@@ -222,7 +228,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=200_000, help="cameras in the catalog")
     parser.add_argument("--postgres", help="an administrative URL; a temporary database is created and dropped")
+    parser.add_argument("--parallel", action="store_true", help="merge as the worker process does (two processes)")
     args = parser.parse_args()
+    PARALLEL["parallel"] = args.parallel
+    print(f"merge_catalog(parallel={args.parallel})")
     started = time.perf_counter()
     items = catalog(args.count)
     print(f"generated {len(items):,} catalog items in {time.perf_counter() - started:.1f} s")

@@ -38,8 +38,15 @@ def _sqlite_date(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), encoder built once
+
+
 def json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if value else "[]"
+    """A JSON column's text; a ``str`` is taken as JSON text already (a catalog merge serialises a finding list
+    once for the camera and the channel it came from)."""
+    if isinstance(value, str):
+        return value
+    return _JSON(value) if value else "[]"
 
 
 _SQLITE_CONVERTERS: dict[str, Any] = {
