@@ -77,6 +77,10 @@ def _serve(settings: Settings, *, demo_cameras: int = 0) -> None:
             )
         if devices is not None:
             console.print(f"演示设备 / demo devices: simulated NVRs registering with password {settings.sip_password}")
+            console.print(
+                f"实时视频 / live video: http://{settings.http_host}:{settings.http_port}/ lists cameras to play "
+                "(player at /play/<camera ID>)"
+            )
         uvicorn.run(create_app(platform), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         if devices is not None:

@@ -57,6 +57,7 @@ def start_demo_devices(settings: Settings, nvrs: int = DEMO_NVRS) -> subprocess.
         "--password", settings.sip_password,
         "--count", str(nvrs),
         "--channels", str(DEMO_NVR_CHANNELS),
+        "--video", "h264",  # every channel answers INVITE with real video (a PyAV-encoded loop)
         "--quiet",
     ]  # fmt: skip
     return subprocess.Popen(command, stdin=subprocess.DEVNULL)  # noqa: S603 - our own interpreter and module
