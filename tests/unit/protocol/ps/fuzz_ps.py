@@ -1,9 +1,10 @@
-"""Coverage-guided fuzzing of the PS demuxer with atheris (not collected by pytest, not run in CI).
+"""Coverage-guided fuzzing of the PS demuxer with atheris (not collected by pytest; CI runs it for 20 s through
+test_fuzz_target.py).
 
 Any exception is a finding (the demuxer raises nothing on bad input), and so is a unit with a negative timestamp
 or buffers past their bound. The corpus starts from the vectors under tests/data/ps.
 
-    .venv/bin/pip install atheris          # needs clang/libFuzzer; Linux x86-64 wheels exist for CPython 3.11
+    # atheris is a dev dependency (Linux x86-64 wheels for CPython 3.11)
     mkdir -p /tmp/ps-corpus && cp tests/data/ps/*.bin /tmp/ps-corpus/
     .venv/bin/python tests/unit/protocol/ps/fuzz_ps.py /tmp/ps-corpus -max_len=65536 -timeout=5
 
