@@ -92,8 +92,16 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def platform(engine: Engine, tmp_path: Path) -> Iterator[Platform]:
-    # the SIP endpoint of each test platform listens on a free loopback port (when the app's lifespan runs)
-    settings = Settings(data_dir=tmp_path / "data", sip_host="127.0.0.1", sip_port=0)
+    # the SIP endpoint and the media node's shared RTP port of each test platform listen on free loopback ports
+    # (when the app's lifespan runs), so tests never collide with each other or with a running demo
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        sip_host="127.0.0.1",
+        sip_port=0,
+        media_rtp_host="127.0.0.1",
+        media_rtp_mux_port=0,
+        media_linger=0.0,
+    )
     built = build_platform(settings, engine=engine, run_migrations=False)
     yield built
 

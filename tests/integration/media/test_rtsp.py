@@ -113,3 +113,40 @@ def test_redact_strips_credentials() -> None:
         redact("rtsp://admin:pw@10.0.0.5:554/Streaming/Channels/101?x=1")
         == "rtsp://10.0.0.5:554/Streaming/Channels/101"
     )
+
+
+def test_rtsp_camera_of_the_archive_plays_through_the_play_api(
+    rtsp_url: str, client: Any, units: dict[str, str], make_camera: Any, tmp_path: Path
+) -> None:
+    """The whole path for an archive camera whose access protocol is RTSP: stored with its credentials encrypted,
+    resolved to an RTSP source, pulled by the media node into the same hub, served as FLV to a token URL."""
+    import av
+
+    raw = make_camera(901, owner_unit=units["GA"], access_protocol="rtsp", stream_url=rtsp_url)
+    camera = raw["platform_id"]
+    stored = client.put(f"/api/v1/cameras/{camera}", json=raw)
+    assert stored.status_code == 201, stored.json()
+    assert PASSWORD not in stored.text
+    response = client.post(f"/api/v1/cameras/{camera}/play", json={})
+    assert response.status_code == 200, response.json()
+    play = response.json()
+    assert (play["codec"], play["width"], play["height"]) == ("h264", 320, 240)
+    assert PASSWORD not in response.text
+    streams = client.get("/api/v1/streams").json()["items"]
+    assert [(s["camera_id"], s["source_kind"]) for s in streams] == [(camera, "rtsp")]
+    assert PASSWORD not in client.get("/api/v1/streams").text
+    data = bytearray()
+    with client.stream("GET", play["flv"]) as flv:
+        assert flv.status_code == 200
+        assert flv.headers["content-type"] == "video/x-flv"
+        for chunk in flv.iter_bytes():
+            data += chunk
+            if len(data) > 60_000:
+                break
+    path = tmp_path / "rtsp.flv"
+    path.write_bytes(bytes(data))
+    with av.open(str(path)) as container:
+        frames = list(itertools.islice(container.decode(video=0), 10))
+    assert frames and (frames[0].width, frames[0].height) == (320, 240)
+    # the viewer's only connection closed: that ended its session (and, with no linger here, the stream)
+    assert client.delete(f"/api/v1/play-sessions/{play['session']}").status_code == 404
