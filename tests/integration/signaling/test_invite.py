@@ -34,6 +34,7 @@ from xueliang.protocol import manscdp
 from xueliang.protocol.sdp import Direction, Sdp, Setup
 from xueliang.protocol.sip import NameAddr, Request, Response, SipUri, make_response
 from xueliang.signaling.service import SignalingService
+from xueliang.sim.channels import channel
 from xueliang.sim.config import SimConfig, Transport
 from xueliang.sim.devices import DeviceSimulator
 from xueliang.sim.invite import SenderLike
@@ -160,8 +161,8 @@ class PacketSender:
 
     instances: ClassVar[list[PacketSender]] = []
 
-    def __init__(self, transport: MediaTransport, ssrc: int, local_host: str) -> None:
-        self.transport, self.ssrc, self.local_host = transport, ssrc, local_host
+    def __init__(self, transport: MediaTransport, ssrc: int, local_host: str, label: str = "") -> None:
+        self.transport, self.ssrc, self.local_host, self.label = transport, ssrc, local_host, label
         self.ended = asyncio.Event()
         self.stopped = False
         self.sent = 0
@@ -231,8 +232,8 @@ class PacketSender:
             self._server.close()
 
 
-def packet_sender(transport: MediaTransport, ssrc: int, local_host: str) -> SenderLike:
-    return PacketSender(transport, ssrc, local_host)
+def packet_sender(transport: MediaTransport, ssrc: int, local_host: str, label: str) -> SenderLike:
+    return PacketSender(transport, ssrc, local_host, label)
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
@@ -308,6 +309,8 @@ async def test_play_and_stop_against_the_simulator(
     assert service.ssrcs.in_use() == 1
     sender = PacketSender.instances[-1]
     assert sender.transport is media
+    catalog_name = channel(simulator.devices[device_id], channel_id)
+    assert catalog_name is not None and sender.label == catalog_name.name  # burnt into the channel's video
     if media is MediaTransport.TCP_ACTIVE:
         assert receivers.calls[1][0] == "connect_active"
 
