@@ -48,6 +48,32 @@ def iter_nal_units(data: bytes | memoryview) -> Iterator[memoryview]:
         start = nxt
 
 
+def iter_leading_nal_units(codec: Codec, data: bytes) -> Iterator[memoryview]:
+    """The NAL units of an access unit before its first coded slice (AUD, parameter sets, SEI), without scanning
+    the picture itself: the next start code is looked for only after a non-slice NAL unit.
+
+    Parameter sets that an encoder puts between the slices of one picture (H.264 allows it; no camera seen does)
+    are not seen. Per-frame hot path: a full scan costs ~15 µs per 30 KB frame, this about 1 µs
+    (bench/bench_relay.py).
+    """
+    view = memoryview(data)
+    start = data.find(b"\x00\x00\x01")
+    while start >= 0:
+        begin = start + 3
+        if begin >= len(data):
+            return
+        header = data[begin]
+        if (header & 0x1F) in _H264_VCL if codec is Codec.H264 else (header >> 1) & 0x3F <= _H265_VCL_LAST:
+            return
+        nxt = data.find(b"\x00\x00\x01", begin)
+        end = len(data) if nxt < 0 else nxt
+        while end > begin and data[end - 1] == 0:
+            end -= 1
+        if end > begin:
+            yield view[begin:end]
+        start = nxt
+
+
 def h264_type(nal: bytes | memoryview) -> int:
     """The nal_unit_type of an H.264 NAL unit (first byte, low five bits)."""
     return nal[0] & 0x1F

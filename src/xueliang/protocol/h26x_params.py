@@ -23,6 +23,7 @@ from xueliang.protocol.h26x import (
     H265_PPS,
     H265_SPS,
     H265_VPS,
+    iter_leading_nal_units,
     iter_nal_units,
     nal_type,
 )
@@ -384,7 +385,7 @@ class ParameterSets:
             return False
         sps_type, pps_type = (H264_SPS, H264_PPS) if self.codec is Codec.H264 else (H265_SPS, H265_PPS)
         changed = False
-        for view in iter_nal_units(unit.data):
+        for view in iter_leading_nal_units(self.codec, unit.data):
             kind = nal_type(self.codec, view)
             if kind == sps_type:
                 changed |= self._take_sps(bytes(view))

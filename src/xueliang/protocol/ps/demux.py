@@ -281,6 +281,7 @@ class PsDemuxer:
         self.dropped_audio = 0
         self.stream_types: dict[int, int] = {}  # stream_id -> PSM stream_type, as last announced
         self._buffer = bytearray()
+        self._wanted = 0  # bytes the element at the start of the buffer needs before parsing can go on
         self._synced = False
         self._skipping = False  # bytes were skipped looking for a pack start
         self._video: dict[int, _VideoStream] = {}
@@ -304,7 +305,8 @@ class PsDemuxer:
             self._finish(out)
         self._last_rtp = rtp
         self._buffer += payload
-        self._parse(rtp, out)
+        if len(self._buffer) >= self._wanted:  # a PES split over many packets is parsed once, when complete
+            self._parse(rtp, out)
         if marker and not self._buffer:
             self._finish(out)
         return out
@@ -316,6 +318,7 @@ class PsDemuxer:
         for stream in self._video.values():
             stream.reset()  # parameter sets still waiting for a picture that will not come
         self._buffer.clear()
+        self._wanted = 0
         self._synced = False
         return out
 
@@ -332,6 +335,7 @@ class PsDemuxer:
         view = memoryview(buffer)
         size = len(buffer)
         pos = 0
+        self._wanted = 0
         try:
             while True:
                 if not self._synced:
@@ -369,6 +373,7 @@ class PsDemuxer:
                         break
                     length = PES_PREFIX_SIZE + (buffer[pos + 4] << 8 | buffer[pos + 5])
                     if size - pos < length:
+                        self._wanted = length  # the element moves to the buffer's start below
                         break
                     self._element(stream_id, view[pos + PES_PREFIX_SIZE : pos + length], rtp, out)
                 else:

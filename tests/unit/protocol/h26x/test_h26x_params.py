@@ -222,3 +222,17 @@ def test_encoded_clip_units_keep_their_slices() -> None:
     slices = [bytes(nal) for nal in iter_nal_units(first.data) if nal_type(Codec.H265, nal) < 32]
     assert slices and all(nal in sample for nal in slices)
     assert b"\x40\x01" not in sample[4:6]  # the VPS did not stay in the sample
+
+
+def test_leading_nal_units_stop_at_the_first_slice() -> None:
+    from xueliang.protocol.h26x import iter_leading_nal_units, iter_nal_units
+
+    aud, sps, pps, idr = b"\x09\xf0", b"\x67\x42\x00\x1e\xab", b"\x68\xce\x38\x80", b"\x65\x88\x84\x00"
+    stream = b"".join(b"\x00\x00\x00\x01" + nal for nal in (aud, sps, pps, idr, b"\x41\x9a"))
+    assert [bytes(n) for n in iter_leading_nal_units(Codec.H264, stream)] == [aud, sps, pps]
+    assert len(list(iter_nal_units(stream))) == 5
+    vps, h265_sps, slice_ = b"\x40\x01\x0c", b"\x42\x01\x01", b"\x26\x01\xaf"
+    h265 = b"".join(b"\x00\x00\x01" + nal for nal in (vps, h265_sps, slice_))
+    assert [bytes(n) for n in iter_leading_nal_units(Codec.H265, h265)] == [vps, h265_sps]
+    assert list(iter_leading_nal_units(Codec.H264, b"\x00\x00\x01")) == []
+    assert list(iter_leading_nal_units(Codec.H264, b"garbage")) == []
