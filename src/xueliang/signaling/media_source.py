@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from xueliang.domain.streams import (
     DeviceOfflineError,
@@ -89,13 +89,16 @@ class GbSourceOpener:
         *,
         local_id: str,
         metrics: Counter[str],
+        request_keyframe: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.invites = invites
         self.ssrcs = ssrcs
         self.session_of = session_of
         self.local_id = local_id
         self.metrics = metrics
+        self.request_keyframe = request_keyframe
         self.streams_per_device: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def open(self, source: PlaySource, receivers: MediaReceivers, ended: EndedCallback) -> SourceHandle:
         if source.kind is not SourceKind.GB28181:
@@ -170,7 +173,29 @@ class GbSourceOpener:
         except BaseException:
             await asyncio.shield(self.invites.bye(dialog))
             raise
+        if source.device_id and source.channel_id:  # checked on entry; narrowed again for the type checker
+            self._ask_for_keyframe(source.device_id, source.channel_id)
         return GbStreamHandle(self, dialog, receivers, source.stream_id, ssrc)
+
+    def _ask_for_keyframe(self, device_id: str, channel_id: str) -> None:
+        """A device joins mid-GOP and the first viewer waits for its next keyframe (up to a GOP, often 2-4 s):
+        a DeviceControl IFameCmd right after the ACK makes most devices send one at once. Fire and forget: a
+        device that ignores or refuses it costs the wait, nothing more."""
+        if self.request_keyframe is None:
+            return
+        self.metrics["play_keyframe_requests"] += 1
+
+        async def ask() -> None:
+            assert self.request_keyframe is not None
+            try:
+                await self.request_keyframe(device_id, channel_id)
+            except Exception as exc:  # a refusal or timeout only means no early keyframe
+                self.metrics["play_keyframe_refused"] += 1
+                log.debug("device %s refused the keyframe request: %s", device_id, exc)
+
+        task = asyncio.create_task(ask())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _release(self, device_id: str, ssrc: int) -> None:
         self.ssrcs.release(ssrc)

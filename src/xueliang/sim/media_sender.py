@@ -191,6 +191,9 @@ class MediaSender:
         self._started = False
         self._stopped = False
         self._skip_to_keyframe = False
+        self._keyframe_wanted = False
+        self._shift = 0  # 90 kHz ticks the loop position ran ahead of the stream clock (keyframes sent early)
+        self.keyframes_requested = 0
         self.local_port = 0
 
     async def prepare(self) -> int:
@@ -268,6 +271,30 @@ class MediaSender:
         if not self._stopped:
             _ticker().add(self)
 
+    def request_keyframe(self) -> None:
+        """The platform asked for a keyframe (DeviceControl IFameCmd): the next frame sent is the loop's next
+        keyframe, as a camera's encoder would start a new GOP at once. The loop jumps ahead; the stream's
+        timestamps stay continuous (the skipped span is taken out of the stream clock)."""
+        self.keyframes_requested += 1
+        self._keyframe_wanted = True
+
+    def _jump_to_keyframe(self, index: int, count: int, duration: int) -> int:
+        """The index of the next keyframe at or after ``index``, with the stream clock shifted to match."""
+        self._keyframe_wanted = False
+        frames = self._frames
+        target = index
+        while not frames[target % count].keyframe and target - index < count:
+            target += 1
+        if target == index or not frames[target % count].keyframe:
+            return index
+
+        def position(i: int) -> int:
+            return (i // count) * duration + frames[i % count].pts
+
+        self._shift += position(target) - position(index)
+        self._next = target
+        return target
+
     def tick(self, now: float) -> None:
         """Send every frame due at ``now`` (event-loop seconds). Called by the ticker."""
         if self._origin is None:
@@ -279,8 +306,10 @@ class MediaSender:
         batch: list[bytes] = []
         while True:
             index = self._next
+            if self._keyframe_wanted:
+                index = self._jump_to_keyframe(index, count, duration)
             frame = frames[index % count]
-            media = (index // count) * duration + frame.pts - first_pts
+            media = (index // count) * duration + frame.pts - first_pts - self._shift
             due = self._origin + media / CLOCK_RATE
             if due > now:
                 break

@@ -126,6 +126,31 @@ async def test_udp_mid_gop_start_delivers_decodable_frames(video: VideoLoop) -> 
     check_stream(video, sender, receiver)
 
 
+async def test_a_keyframe_request_sends_the_next_keyframe_at_once_with_continuous_timestamps(
+    video: VideoLoop,
+) -> None:
+    """What the platform's IFameCmd after the ACK does: a sender that joined mid-GOP sends a keyframe next, so the
+    first viewer does not wait out the GOP; the stream clock does not jump."""
+    loop = asyncio.get_running_loop()
+    receiver = Receiver()
+    transport, _ = await loop.create_datagram_endpoint(lambda: UdpProtocol(receiver), local_addr=("127.0.0.1", 0))
+    sender = MediaSender(video, transport=MediaTransport.UDP, ssrc=SSRC, start_frame=3)
+    sender.request_keyframe()
+    async with running(sender):
+        await sender.start("127.0.0.1", transport.get_extra_info("sockname")[1])
+        await asyncio.sleep(RUN_SECONDS)
+        sender.request_keyframe()  # a second request mid-stream, at a non-keyframe most likely
+        await asyncio.sleep(0.5)
+    transport.close()
+    assert sender.keyframes_requested == 2
+    assert receiver.demuxer.dropped_nal_units == 0  # nothing came before the keyframe
+    units = receiver.units
+    assert units[0].keyframe
+    steps = {b.pts - a.pts for a, b in itertools.pairwise(units)}
+    assert steps == {90_000 // FPS}, steps  # the jumps ahead in the loop leave the stream clock continuous
+    assert decoded_frames(video.codec, units) == len(units)
+
+
 async def test_start_at_keyframe_sends_the_keyframe_first(video: VideoLoop) -> None:
     loop = asyncio.get_running_loop()
     receiver = Receiver()
