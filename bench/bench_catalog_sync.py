@@ -10,17 +10,15 @@ synchronisation at registration is switched off; the benchmark calls ``service.c
 times it, broken down as
 
 - *DeviceInfo, query -> first fragment*: the DeviceInfo round trip, then the Catalog query until the first
-  fragment arrives (the simulator builds and encodes its whole catalog first: simulator time, not the platform's);
+  fragment arrives (the simulator encodes each fragment as it sends it);
 - *transfer + assembly*: first to last fragment (TCP MESSAGEs of ``--items-per-message`` items, one at a time,
   each parsed, answered and fed to the assembler on the platform's event loop);
-- *merge*: ``sink.merge`` called until it returns (pickling the items to the worker, the merge, the commit);
-  pickling and unpickling alone are measured apart on the same items.
+- *merge*: from the first part handed to the sink (``WorkerCatalogSink`` takes the catalog in parts of
+  ``sync.CATALOG_PART_ITEMS`` items while the fragments arrive, merged in the job worker as they come) to the
+  commit of the last part; *last fragment -> commit* is what the merge adds after the transfer.
 
-*First fragment -> commit* is the platform's own share; a real lower platform reads its catalog from its database
-instead of generating 200,000 items with coordinates, so it starts answering sooner than the simulator.
-
-``--hand-off packed`` replaces the sink's hand-off with the one proposed for ``app.WorkerCatalogSink`` (items
-packed as tuples, ``device_catalog.merge_packed_job``); the pickling figures printed are those of the dataclasses.
+*First fragment -> commit* is the platform's own share (the simulator's encoding runs beside it on the same two
+cores). ``--hand-off whole`` gives the sink the catalog whole after its last fragment, as before the parts.
 
 It is run once per ``--items-per-message`` value (default 1,000 and the simulator's default 100), each against a
 fresh database: both are first catalogs. The archive is then checked to hold one camera per channel, bound to the
@@ -43,11 +41,10 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
-import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -58,10 +55,9 @@ from sqlalchemy import Engine, func, select
 from bench_device_catalog import baseline, catalog, inventory_rows, postgres_database, sqlite_database
 from bench_keepalive import run_loop
 from xueliang.app import Platform, build_platform
-from xueliang.catalog.device_catalog import merge_packed_job, pack_items
 from xueliang.config import Settings
 from xueliang.protocol.manscdp import CatalogEvent, CatalogItem
-from xueliang.signaling.service import CatalogSink, SignalingService
+from xueliang.signaling.service import CatalogIntake, CatalogSink, PartedCatalogSink, SignalingService
 from xueliang.store.db import make_session_factory, normalise_url
 from xueliang.store.models import Camera, Device, DeviceChannel
 
@@ -96,29 +92,52 @@ class Marks:
     first_fragment: float = 0.0
     last_fragment: float = 0.0
     feed_seconds: float = 0.0
-    merge_started: float = 0.0
+    merge_started: float = 0.0  # the first part handed over (or the whole catalog)
     merge_ended: float = 0.0
+    parts: int = 0
     items: list[CatalogItem] = dataclasses.field(default_factory=list)
 
 
-class PackedHandOff:
-    """The hand-off proposed for ``app.WorkerCatalogSink.merge`` (``--hand-off packed``): the items go to the
-    worker packed as tuples (``device_catalog.pack_items``, ``merge_packed_job``) instead of as dataclasses."""
+class WholeHandOff:
+    """The hand-off before the catalog went over in parts (``--hand-off whole``): the sink's ``merge`` with every
+    item once the last fragment is in, so the merge cannot overlap the transfer."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: CatalogSink) -> None:
         self.inner = inner
 
-    async def merge(self, device_id: str, items: list[CatalogItem], complete: bool) -> object:
-        packed = pack_items(items)
-        future = self.inner.jobs.submit(merge_packed_job, self.inner.database_url, device_id, packed, complete)
-        return await asyncio.wrap_future(future)
+    def merge(self, device_id: str, items: list[CatalogItem], complete: bool) -> Awaitable[object]:
+        return self.inner.merge(device_id, items, complete)
 
-    async def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> object:
-        return await self.inner.apply_events(device_id, events)
+    def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> Awaitable[object]:
+        return self.inner.apply_events(device_id, events)
+
+
+class TimedIntake:
+    """A catalog going over in parts, with the hand-off of each part and the end of the merge noted."""
+
+    def __init__(self, inner: CatalogIntake, marks: Marks) -> None:
+        self.inner = inner
+        self.marks = marks
+
+    def add(self, items: list[CatalogItem]) -> None:
+        if not self.marks.merge_started:
+            self.marks.merge_started = time.perf_counter()
+        self.marks.parts += 1
+        self.marks.items.extend(items)
+        self.inner.add(items)
+
+    async def finish(self, items: list[CatalogItem], complete: bool) -> object:
+        if not self.marks.merge_started:
+            self.marks.merge_started = time.perf_counter()
+        self.marks.items.extend(items)
+        try:
+            return await self.inner.finish(items, complete)
+        finally:
+            self.marks.merge_ended = time.perf_counter()
 
 
 class TimedSink:
-    """The platform's sink, with the start and end of each merge noted."""
+    """The platform's sink, with the start and end of a whole catalog's merge noted."""
 
     def __init__(self, inner: CatalogSink, marks: Marks) -> None:
         self.inner = inner
@@ -132,8 +151,16 @@ class TimedSink:
         finally:
             self.marks.merge_ended = time.perf_counter()
 
-    async def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> object:
-        return await self.inner.apply_events(device_id, events)
+    def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> Awaitable[object]:
+        return self.inner.apply_events(device_id, events)
+
+
+class TimedPartedSink(TimedSink):
+    """... and of a catalog handed over in parts (the platform's ``WorkerCatalogSink``)."""
+
+    def open_catalog(self, device_id: str) -> CatalogIntake:
+        assert isinstance(self.inner, PartedCatalogSink)
+        return TimedIntake(self.inner.open_catalog(device_id), self.marks)
 
 
 def instrument(service: SignalingService, marks: Marks, hand_off: str) -> None:
@@ -153,8 +180,10 @@ def instrument(service: SignalingService, marks: Marks, hand_off: str) -> None:
             marks.feed_seconds += marks.last_fragment - started
 
     setattr(assembler, "feed", timed_feed)  # noqa: B010 - instrumenting one instance, not the class
-    sink = PackedHandOff(service.sink) if hand_off == "packed" else service.sink
-    service.sink = TimedSink(sink, marks)
+    if hand_off == "whole" or not isinstance(service.sink, PartedCatalogSink):
+        service.sink = TimedSink(WholeHandOff(service.sink), marks)
+    else:
+        service.sink = TimedPartedSink(service.sink, marks)
 
 
 def cpu_of(process: psutil.Process) -> float:
@@ -238,11 +267,6 @@ async def sync_once(platform: Platform, channels: int, per_message: int, hand_of
             simulator.terminate()
         await service.stop()
     bound, cameras = archive_cameras(platform.engine, device_id)
-    started_pickle = time.perf_counter()
-    data = pickle.dumps(marks.items, protocol=pickle.HIGHEST_PROTOCOL)
-    pickling = time.perf_counter() - started_pickle
-    pickle.loads(data)
-    unpickling = time.perf_counter() - started_pickle - pickling
     total, merge = ended - started, marks.merge_ended - marks.merge_started
     platform_share = marks.merge_ended - marks.first_fragment
     print(
@@ -252,16 +276,17 @@ async def sync_once(platform: Platform, channels: int, per_message: int, hand_of
     print(f"  query -> commit (catalog_sync):       {total:7.2f} s   goal < {GOAL:.0f} s")
     print(f"  first fragment -> commit (platform):  {platform_share:7.2f} s")
     answer_starts = marks.first_fragment - started
-    print(f"    DeviceInfo, query -> 1st fragment:  {answer_starts:7.2f} s   (the simulator builds its answer)")
+    print(f"    DeviceInfo, query -> 1st fragment:  {answer_starts:7.2f} s")
     print(
         f"    transfer + assembly:                {marks.last_fragment - marks.first_fragment:7.2f} s   "
         f"({marks.fragments:,} fragments, {marks.feed_seconds:.2f} s of it in the assembler)"
     )
-    print(f"    assembled -> merge called:          {marks.merge_started - marks.last_fragment:7.2f} s")
+    handed = marks.merge_started - marks.first_fragment
     print(
-        f"    merge (worker process, commit):     {merge:7.2f} s   (the {len(marks.items):,} items alone: "
-        f"pickled {pickling:.2f} s, {len(data) / 2**20:.0f} MiB, unpickled {unpickling:.2f} s)"
+        f"    merge (worker process, commits):    {merge:7.2f} s   ({marks.parts} parts of {len(marks.items):,} items "
+        f"handed over while arriving, the first {handed:.2f} s after the first fragment, then the last part)"
     )
+    print(f"    last fragment -> commit:            {marks.merge_ended - marks.last_fragment:7.2f} s")
     print(f"    after the merge (subscription):     {ended - marks.merge_ended:7.2f} s")
     print(
         f"  CPU during the sync: platform event loop {own_cpu:.1f} s, job worker {workers:.1f} s, "
@@ -329,9 +354,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--hand-off",
-        choices=("platform", "packed"),
-        default="platform",
-        help="how items reach the worker: as the platform's WorkerCatalogSink sends them (default), or packed",
+        choices=("parts", "whole"),
+        default="parts",
+        help="how items reach the worker: in parts while arriving, as the platform sends them (default), or whole",
     )
     parser.add_argument("--postgres", help="an administrative URL; a temporary database is created and dropped")
     args = parser.parse_args()

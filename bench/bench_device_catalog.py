@@ -162,7 +162,7 @@ PARALLEL = {"parallel": False}  # --parallel: plan half of the items in a forked
 
 def timed_merge(sessions: sessionmaker[Session], items: list[CatalogItem]) -> tuple[float, MergeSummary]:
     started = time.perf_counter()
-    summary = merge_catalog(sessions, PLATFORM_ID, items, complete=True, at=utcnow(), **PARALLEL)
+    summary = merge_catalog(sessions, PLATFORM_ID, items, complete=True, at=utcnow(), parallel=PARALLEL["parallel"])
     return time.perf_counter() - started, summary
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from xueliang.catalog import device_catalog
+from xueliang.catalog.device_catalog_parts import CatalogParts
 from xueliang.catalog.service import CatalogService
 from xueliang.catalog.worker import PRELOAD as CATALOG_WORKER_PRELOAD
 from xueliang.config import Settings
@@ -175,8 +176,8 @@ def signaling_config(settings: Settings, sessions: sessionmaker[Session], cipher
 
 
 class WorkerCatalogSink:
-    """Catalogs merge in a worker process (a 200,000-channel catalog is CPU work); events are small and merge
-    in a thread."""
+    """Catalogs merge in a worker process (a 200,000-channel catalog is CPU work), large ones in parts while
+    they arrive (:mod:`xueliang.catalog.device_catalog_parts`); events are small and merge in a thread."""
 
     def __init__(self, jobs: JobRunner, database_url: str, sessions: sessionmaker[Session]) -> None:
         self.jobs = jobs
@@ -188,6 +189,9 @@ class WorkerCatalogSink:
         packed = device_catalog.pack_items(items)
         future = self.jobs.submit(device_catalog.merge_packed_job, self.database_url, device_id, packed, complete)
         return await asyncio.wrap_future(future)
+
+    def open_catalog(self, device_id: str) -> CatalogParts:
+        return CatalogParts(self.jobs, self.database_url, device_id)
 
     async def apply_events(self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]) -> object:
         return await asyncio.to_thread(device_catalog.apply_catalog_events, self.sessions, device_id, events, utcnow())

@@ -26,6 +26,8 @@ channels through ``store.devices.insert_rows``, updates as grouped executemany. 
 between (another device creating the same camera) makes the write fail on a constraint: the merge is planned
 again once (:mod:`~xueliang.catalog.device_catalog_merge`). The worker process takes the items packed as tuples
 (:func:`pack_items`, :func:`merge_packed_job`): pickling the dataclasses cost more than a tenth of the merge.
+A large catalog arrives in parts, each merged and committed as it comes
+(:mod:`~xueliang.catalog.device_catalog_parts`, :class:`CatalogPart`): the merge overlaps the transfer.
 ``bench/bench_device_catalog.py`` and ``bench/bench_catalog_sync.py`` measure it.
 
 Errors (:class:`DeviceCatalogError`, a :class:`~xueliang.catalog.errors.CatalogError`)::
@@ -40,6 +42,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +62,7 @@ from xueliang.catalog.device_catalog_items import (
 )
 from xueliang.catalog.device_catalog_merge import (
     DEVICE_OWNED_FIELDS,
+    CatalogPart,
     Merge,
     MergeSummary,
     NoSecrets,
@@ -79,6 +84,7 @@ from xueliang.store.models import utcnow
 __all__ = [
     "DEVICE_OWNED_FIELDS",
     "AllocationError",
+    "CatalogPart",
     "ChannelBoundError",
     "ChannelNotFoundError",
     "DeviceCatalogError",
@@ -96,6 +102,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+WORKER_NICENESS = 10  # a worker process merging catalogs gives way to the platform's event loop (see _give_way)
 _STATE_EVENTS = {
     CatalogEvent.ON: True,
     CatalogEvent.OFF: False,
@@ -149,15 +156,18 @@ def _merge_values(
     complete: bool,
     at: dt.datetime,
     parallel: bool,
+    part: CatalogPart | None = None,
 ) -> MergeSummary:
     started = time.perf_counter()
-    merge = Merge(device_id, values, complete=complete, at=at, parallel=parallel)
+    merge = Merge(device_id, values, complete=complete, at=at, parallel=parallel, part=part)
+    received = len(values) if part is None else part.received
 
     def finish(session: Session, pk: int) -> None:
-        DeviceRepository(session).finish_catalog(pk, complete=complete, received=len(values), at=at)
+        DeviceRepository(session).finish_catalog(pk, complete=complete, received=received, at=at)
 
     summary = run(sessions, merge, finish)
-    log.info("catalog of %s merged in %.1f s: %s", device_id, time.perf_counter() - started, summary)
+    what = "catalog" if part is None or part.last else "catalog part"
+    log.info("%s of %s merged in %.1f s: %s", what, device_id, time.perf_counter() - started, summary)
     return summary
 
 
@@ -170,13 +180,15 @@ def merge_catalog(
     complete: bool,
     at: dt.datetime,
     parallel: bool = False,
+    part: CatalogPart | None = None,
 ) -> MergeSummary:
     """Merge a device's catalog (see the module docstring); ``complete``: the whole catalog arrived, so the
     channels it does not list are gone. Records the catalog's status and the device's channel count.
     ``parallel``: a large catalog's items are planned half in a forked child, when this process has a single
-    thread (:mod:`~xueliang.catalog.device_catalog_fork`): what the worker-process entry points ask for."""
+    thread (:mod:`~xueliang.catalog.device_catalog_fork`): what the worker-process entry points ask for.
+    ``part``: the items are one part of a catalog merged in parts (:class:`CatalogPart`), not all of it."""
     values = [item_values(item) for item in items]
-    return _merge_values(sessions, device_id, values, complete=complete, at=at, parallel=parallel)
+    return _merge_values(sessions, device_id, values, complete=complete, at=at, parallel=parallel, part=part)
 
 
 def merge_catalog_job(database_url: str, device_id: str, items: list[CatalogItem], complete: bool) -> MergeSummary:
@@ -190,16 +202,32 @@ def merge_catalog_job(database_url: str, device_id: str, items: list[CatalogItem
         engine.dispose()
 
 
+def _give_way() -> None:
+    """Lower the priority of this worker process, once: a catalog merged in parts competes for the CPU with the
+    event loop receiving its fragments (and answering every other device), which must come first; when nothing
+    else runs, the merge gets the CPU all the same. Never the caller's own process (an inline job runner)."""
+    if multiprocessing.parent_process() is None or os.getpriority(os.PRIO_PROCESS, 0) >= WORKER_NICENESS:
+        return
+    try:
+        os.nice(WORKER_NICENESS - os.getpriority(os.PRIO_PROCESS, 0))
+    except OSError as exc:  # not permitted here: merge at the priority there is
+        log.debug("catalog worker keeps its priority: %s", exc)
+
+
 @collector_paused()
-def merge_packed_job(database_url: str, device_id: str, items: PackedItems, complete: bool) -> MergeSummary:
+def merge_packed_job(
+    database_url: str, device_id: str, items: PackedItems, complete: bool, part: CatalogPart | None = None
+) -> MergeSummary:
     """:func:`merge_catalog` in a worker process, the items packed by :func:`pack_items` in the caller's
-    process (about a third of the pickling cost of the dataclasses). Its own engine (the schema is migrated already),
-    disposed."""
+    process (about a third of the pickling cost of the dataclasses). Its own engine (the schema is migrated
+    already), disposed. ``part``: see :func:`merge_catalog` and :mod:`~xueliang.catalog.device_catalog_parts`.
+    The worker process gives way to the event loop (:func:`_give_way`)."""
+    _give_way()
     engine = create_db_engine(database_url)
     try:
         sessions = make_session_factory(engine)
         values = unpack_values(items)
-        return _merge_values(sessions, device_id, values, complete=complete, at=utcnow(), parallel=True)
+        return _merge_values(sessions, device_id, values, complete=complete, at=utcnow(), parallel=True, part=part)
     finally:
         engine.dispose()
 

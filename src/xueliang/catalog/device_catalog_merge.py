@@ -15,12 +15,13 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,7 +46,16 @@ from xueliang.store.devices import (
     prepare_rows,
 )
 
-__all__ = ["DEVICE_OWNED_FIELDS", "Merge", "MergeSummary", "NoSecrets", "garbled", "run", "validation_context"]
+__all__ = [
+    "DEVICE_OWNED_FIELDS",
+    "CatalogPart",
+    "Merge",
+    "MergeSummary",
+    "NoSecrets",
+    "garbled",
+    "run",
+    "validation_context",
+]
 
 #: Camera fields a device updates on a camera the inventory owns.
 DEVICE_OWNED_FIELDS: tuple[str, ...] = ("status", "ipv4", "ipv6", "manufacturer", "model")
@@ -77,6 +87,26 @@ class MergeSummary:
     tree_nodes: int = 0
     unchanged: int = 0
     skipped: int = 0
+
+    def __add__(self, other: MergeSummary) -> MergeSummary:
+        """The summary of two parts of one catalog merged in parts."""
+        return MergeSummary(*(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)))
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPart:
+    """Where a merge's items sit in a catalog merged in parts (handed over while its fragments still arrive).
+
+    Every part reads only its own items' stored channels and commits on its own. ``received``: the catalog's
+    items so far, this part's included (recorded on the device). A part that is not ``last`` leaves the device
+    ``partial`` and marks nothing gone; the last part records the catalog's outcome and, when the catalog is
+    complete, marks gone the stored channels ``listed`` (every channel ID of the catalog) does not hold.
+    Planner statistics are refreshed once, by the last part, counting the cameras the parts before ``created``."""
+
+    received: int
+    last: bool = False
+    listed: Collection[str] = ()
+    created: int = 0
 
 
 # ----------------------------------------------------------------------------------------------- findings
@@ -192,9 +222,13 @@ class Merge:
         complete: bool,
         at: dt.datetime,
         parallel: bool = False,
+        part: CatalogPart | None = None,
     ) -> None:
+        if part is not None and complete and not part.last:
+            raise ValueError("only the last part of a catalog can complete it")
         self.device_id, self.values, self.complete, self.at = device_id, values, complete, at
         self.parallel = parallel  # plan half of a large catalog in a forked child (device_catalog_fork)
+        self.part = part  # None: the items are the whole catalog (or a NOTIFY's changes)
         self.plan_ = _Plan()
 
     def plan(self, sessions: sessionmaker[Session]) -> None:
@@ -211,9 +245,13 @@ class Merge:
             repository = DeviceRepository(session)
             pk = repository.device_pk(self.device_id)
             stored: dict[str, StoredChannel] = {}
-            if pk is not None:  # a few changed items of a big device: read only theirs
-                selective = not self.complete and len(unique) <= SELECTIVE_READ_ITEMS
+            present: list[tuple[str, int]] = []  # what a complete catalog may mark gone
+            # a part of a catalog, or a few changed items of a big device: read only theirs
+            selective = self.part is not None or (not self.complete and len(unique) <= SELECTIVE_READ_ITEMS)
+            if pk is not None:
                 stored = repository.channels(pk, unique if selective else None)
+                if self.complete:
+                    present = self._present(session, pk, stored, selective)
         # the video channels not bound yet: never unchanged (see _unchanged), so known before any digest
         wanted = [c for c in unique if _video(c) and ((s := stored.get(c)) is None or s.camera_id is None)]
         with sessions() as session:
@@ -234,8 +272,19 @@ class Merge:
         for done in parts:
             plan.absorb(done)
         if self.complete:
-            plan.gone = [c.id for c in stored.values() if not c.gone and c.channel_id not in unique]
+            listed: Collection[str] = unique.keys() if self.part is None else {*self.part.listed, *unique}
+            plan.gone = [key for channel_id, key in present if channel_id not in listed]
             plan.counts["gone"] += len(plan.gone)
+
+    @staticmethod
+    def _present(
+        session: Session, pk: int, stored: Mapping[str, StoredChannel], selective: bool
+    ) -> list[tuple[str, int]]:
+        """(channel ID, key) of the device's channels not gone: what a complete catalog may mark gone."""
+        if not selective:
+            return [(c.channel_id, c.id) for c in stored.values() if not c.gone]
+        query = select(CHANNEL.c.channel_id, CHANNEL.c.id).where(CHANNEL.c.device_pk == pk, CHANNEL.c.gone.is_(False))
+        return [(row.channel_id, row.id) for row in session.execute(query)]
 
     def _plan_part(
         self,
@@ -397,7 +446,10 @@ class Merge:
         repository.update_channels(plan.channels_changed)
         repository.mark_gone(plan.gone, self.at)
         repository.write_online_changes(plan.online_changes)
-        if len(plan.cameras_new) >= ANALYZE_AFTER_CAMERAS:
+        created = len(plan.cameras_new)
+        if self.part is not None:  # once per catalog, by its last part
+            created = created + self.part.created if self.part.last else 0
+        if created >= ANALYZE_AFTER_CAMERAS:
             cameras.analyze()
         return pk
 

@@ -60,6 +60,8 @@ class Commands:
         self._sn = secrets.randbelow(1_000_000) + 1
         self._answers: dict[tuple[str, int], asyncio.Future[WireMessage]] = {}
         self._assemblies: dict[tuple[str, str, int], asyncio.Future[Assembly[object]]] = {}
+        # catalogs handed over in parts while they arrive: (device, SN) -> (part size, taker)
+        self._catalog_takers: dict[tuple[str, int], tuple[int, Callable[[list[CatalogItem]], None]]] = {}
         self.catalogs = manscdp.CatalogAssembler(timeout=assembly_timeout)
         self.records = manscdp.RecordAssembler(timeout=assembly_timeout)
 
@@ -144,10 +146,25 @@ class Commands:
             raise DeviceUnavailableError(session.device_id, f"answered {type(result).__name__}")
         return result
 
-    async def catalog(self, session: DeviceSession) -> Assembly[CatalogItem]:
+    async def catalog(
+        self,
+        session: DeviceSession,
+        take: Callable[[list[CatalogItem]], None] | None = None,
+        *,
+        part_items: int = 1,
+    ) -> Assembly[CatalogItem]:
+        """The device's catalog, assembled. ``take``: called (on the event loop, from the fragment's handler)
+        with every ``part_items`` new items while the fragments still arrive; the items of the finished
+        assembly after those taken are left for the caller."""
         sn = self.next_sn()
         query = manscdp.CatalogQuery(sn=sn, device_id=session.device_id)
-        return await self._assembled("catalog", session, session.device_id, query)  # type: ignore[return-value]
+        key = (session.device_id, sn)
+        if take is not None:
+            self._catalog_takers[key] = (part_items, take)
+        try:
+            return await self._assembled("catalog", session, session.device_id, query)  # type: ignore[return-value]
+        finally:
+            self._catalog_takers.pop(key, None)
 
     async def record_info(self, session: DeviceSession, query: manscdp.RecordInfoQuery) -> Assembly[RecordItem]:
         return await self._assembled("records", session, query.device_id, query)  # type: ignore[return-value]
@@ -174,6 +191,11 @@ class Commands:
             done = self.catalogs.feed(message, now)
             if done is not None:
                 self._finish("catalog", done)
+            elif (taker := self._catalog_takers.get((message.device_id, message.sn))) is not None:
+                part_items, take = taker
+                items = self.catalogs.claim(message.device_id, message.sn, part_items)
+                if items:
+                    take(items)
             return True
         if isinstance(message, manscdp.RecordInfoResponse):
             finished = self.records.feed(message, now)

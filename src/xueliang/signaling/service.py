@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from xueliang.protocol import manscdp
 from xueliang.protocol.manscdp import Assembly, CatalogEvent, CatalogItem, RecordItem
@@ -53,13 +53,33 @@ SUPPORTED = "REGISTER, MESSAGE, NOTIFY, OPTIONS, ACK, BYE, CANCEL, INFO, SUBSCRI
 
 
 class CatalogSink(Protocol):
-    """Where catalogs and catalog events go (the catalog service, through a worker process)."""
+    """Where catalogs and catalog events go (the catalog service, through a worker process). A sink that is
+    also a :class:`PartedCatalogSink` is handed large catalogs in parts while they arrive."""
 
     def merge(self, device_id: str, items: list[CatalogItem], complete: bool) -> Awaitable[object]: ...
 
     def apply_events(
         self, device_id: str, events: list[tuple[CatalogEvent | None, CatalogItem]]
     ) -> Awaitable[object]: ...
+
+
+class CatalogIntake(Protocol):
+    """One catalog handed over in parts while its fragments still arrive (signaling/sync.py): ``add`` every
+    ``sync.CATALOG_PART_ITEMS`` new items, each item once, in arrival order; then ``finish`` once with the items
+    not added yet and whether the catalog is complete. ``add`` returns at once and never raises (the merge of
+    the parts runs elsewhere); ``finish`` waits for them all and returns what the whole merge did. Until
+    ``finish`` returns, the device's catalog is ``partial``; only a complete finish marks channels gone."""
+
+    def add(self, items: list[CatalogItem]) -> None: ...
+
+    def finish(self, items: list[CatalogItem], complete: bool) -> Awaitable[object]: ...
+
+
+@runtime_checkable
+class PartedCatalogSink(Protocol):
+    """A :class:`CatalogSink` that can take a catalog in parts (optional: others get catalogs whole)."""
+
+    def open_catalog(self, device_id: str) -> CatalogIntake: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +382,11 @@ class SignalingService:
     async def catalog_sync(self, device_id: str) -> SyncResult:
         """Query DeviceInfo and the catalog now and merge it (not throttled: an operator asked)."""
         return await self.sync.run(device_id)
+
+    def catalog_intake(self, device_id: str) -> CatalogIntake | None:
+        """Where ``device_id``'s next catalog goes in parts while it arrives; None: the sink takes it whole."""
+        sink = self.sink
+        return sink.open_catalog(device_id) if isinstance(sink, PartedCatalogSink) else None
 
     async def device_info(self, device_id: str) -> manscdp.DeviceInfo:
         session = self.session(device_id)

@@ -12,13 +12,17 @@ a doubling backoff. A keepalive answered 4xx, or three keepalives lost, drop the
 again at once (how a platform that restarted asks devices back).
 
 Answers (:mod:`xueliang.sim.answers`): every MANSCDP MESSAGE gets 200 OK at once, then its answer as new
-MESSAGEs with the same SN, each fragment sent after the previous one's 200 OK (:class:`Send` ``rest``).
+MESSAGEs with the same SN, each fragment sent after the previous one's 200 OK (:class:`Send` ``rest``). A
+fragmented answer is encoded one fragment ahead, not whole: ``rest`` holds only the next fragment, and when
+the fleet sends it (:meth:`Device.message`) the device takes the one after it from the answer's iterator, found
+by the identity of the body it was handed back (``_answering``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 
 from xueliang.domain.ids import Edition
 from xueliang.protocol import manscdp
@@ -51,12 +55,14 @@ ALLOW = "REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, INVITE, ACK, BYE, CANCEL, INFO, O
 REFRESH_AT = 0.85  # of the granted registration time
 KEEPALIVE_MISSES = 3
 MAX_AUTH_TRIES = 3
+MAX_OPEN_ANSWERS = 8  # fragmented answers a device continues at once (the oldest, whose sending failed, forgotten)
 
 
 class Device:
     """State and protocol decisions of one simulated device (see the module docstring)."""
 
     __slots__ = (
+        "_answering",
         "_ptz",
         "alarms",
         "auth_tries",
@@ -121,6 +127,8 @@ class Device:
         self.subscriptions: dict[str, Subscription] = {}
         self.alarms: list[AlarmRecord] = []
         self._ptz: dict[str, PtzCmd] | None = None
+        # answers still being sent: id(next body) -> (that body, the bodies after it)
+        self._answering: dict[int, tuple[bytes, Iterator[bytes]]] = {}
         self.edits: channels.ChannelEdits | None = None  # how the channels differ from the generated ones
 
     def __repr__(self) -> str:
@@ -365,9 +373,21 @@ class Device:
                 effects.extend(self._control(message, now))
             return effects
         stats.queries_answered += 1
-        if bodies:
-            effects.append(self.message(bodies[0], Purpose.ANSWER, rest=tuple(bodies[1:])))
+        first = next(bodies, None)
+        if first is not None:
+            effects.append(self._answer(first, bodies))
         return effects
+
+    def _answer(self, body: bytes, following: Iterator[bytes]) -> Send:
+        """A MESSAGE of an answer, with the next fragment (encoded now) as its ``rest``: see the module docstring."""
+        after = next(following, None)
+        if after is None:
+            return self.message(body, Purpose.ANSWER)
+        answering = self._answering
+        answering[id(after)] = (after, following)
+        if len(answering) > MAX_OPEN_ANSWERS:
+            del answering[next(iter(answering))]
+        return self.message(body, Purpose.ANSWER, rest=(after,))
 
     def _control(self, control: DeviceControl, now: float) -> list[Effect]:
         self.last_command = control
@@ -395,7 +415,12 @@ class Device:
         return [Later(now + self.ctx.config.reboot_delay, Action.REBOOTED, self.reg_gen)]
 
     def message(self, body: bytes, purpose: Purpose, *, rest: tuple[bytes, ...] = ()) -> Send:
-        """A MESSAGE to the platform carrying ``body``."""
+        """A MESSAGE to the platform carrying ``body``; the next fragment of an answer handed back from ``rest``
+        continues that answer."""
+        if purpose is Purpose.ANSWER and not rest and self._answering:
+            continued = self._answering.pop(id(body), None)
+            if continued is not None and continued[0] is body:
+                return self._answer(body, continued[1])
         ctx = self.ctx
         self.cseq += 1
         ident = ctx.next_id()

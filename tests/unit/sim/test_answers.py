@@ -23,7 +23,7 @@ from xueliang.protocol.manscdp import (
     RecordInfoResponse,
     parse,
 )
-from xueliang.protocol.sip import Request
+from xueliang.protocol.sip import Request, make_response
 from xueliang.sim.platform_peer import PlatformPeer
 
 Net = Any
@@ -204,3 +204,31 @@ def test_record_info_of_an_unknown_channel_is_empty(net: Callable[..., Net]) -> 
     n.run(1.0)
     (fragment,) = [parse(r.body).message for r in _answers(n, 22)]
     assert isinstance(fragment, RecordInfoResponse) and fragment.sum_num == 0 and fragment.items == ()
+
+
+def test_a_catalog_is_encoded_fragment_by_fragment_as_it_is_sent(
+    net: Callable[..., Net], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[int] = []
+    encode = CatalogResponse.encode
+
+    def counted(self: CatalogResponse, *args: Any, **kwargs: Any) -> bytes:
+        encoded.append(self.sn)
+        return encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(CatalogResponse, "encode", counted)
+    peer = PlatformPeer("34150000002000000001")
+    n = net(peer=peer, channels=250, transport="tcp", tcp_catalog_items=10)
+    n.start(1.0)
+    device = n.fleet.devices[0]
+    n.peer = None  # nobody answers the first fragment: the rest waits, not encoded
+    n.deliver(peer.message(device.device_id, CatalogQuery(6, device.device_id), transport="TCP"))
+    n.run(0.5)
+    assert len(_answers(n, 6)) == 1
+    assert encoded == [6, 6]  # the first fragment, and the next one ahead
+    n.peer = peer
+    n.deliver(make_response(_answers(n, 6)[0], 200))  # the first fragment answered late: the rest follows
+    n.run(2.0)
+    fragments = _catalog(n, 6)
+    assert len(fragments) == 25 == len(encoded)
+    assert [item.device_id for f in fragments for item in f.items] == [i.device_id for i in device.catalog_items()]

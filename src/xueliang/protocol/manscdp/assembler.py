@@ -16,6 +16,10 @@ devices do wrong is absorbed and noted on the result:
 
 ``expect(device_id, sn, now)`` registers a query before any answer, so a device that never answers is reported
 (``partial`` with ``expected`` None and note ``no_response``).
+
+``claim(device_id, sn, minimum)`` hands over the items received since the last claim while the answer is still
+arriving, so a caller can start on a 200,000-item catalog before its last fragment (the finished
+:class:`Assembly` still holds every item, in arrival order: the unclaimed ones are those after the claimed).
 """
 
 from __future__ import annotations
@@ -101,10 +105,12 @@ class Assembly(Generic[T]):
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("deadline", "duplicates", "expected", "fragments", "items", "notes")
+    __slots__ = ("claimed", "deadline", "duplicates", "expected", "fragments", "items", "keys", "notes")
 
     def __init__(self, deadline: float) -> None:
-        self.items: dict[Hashable, T] = {}
+        self.keys: set[Hashable] = set()
+        self.items: list[T] = []  # distinct items in arrival order
+        self.claimed = 0  # items[:claimed] were handed over by claim()
         self.expected: int | None = None
         self.fragments = 0
         self.duplicates = 0
@@ -162,6 +168,16 @@ class FragmentAssembler(Generic[T]):
             return self._finish(ident, AssemblyStatus.COMPLETE, now)
         return None
 
+    def claim(self, device_id: str, sn: int, minimum: int = 1) -> list[T]:
+        """The items of an answer in progress received since the last claim, when there are at least
+        ``minimum`` of them; else none (nor when the answer is not in progress)."""
+        pending = self._pending.get((device_id, sn))
+        if pending is None or len(pending.items) - pending.claimed < max(minimum, 1):
+            return []
+        fresh = pending.items[pending.claimed :]
+        pending.claimed = len(pending.items)
+        return fresh
+
     def expire(self, now: float) -> list[Assembly[T]]:
         """Answers with no fragment for ``timeout`` seconds, as ``partial``; forgets old completed answers."""
         self._done = {ident: until for ident, until in self._done.items() if until > now}
@@ -177,14 +193,16 @@ class FragmentAssembler(Generic[T]):
         items = fragment.items
         if fragment.num is not None and fragment.num != len(items):
             pending.note("num_mismatch", f"fragment {pending.fragments}: Num={fragment.num} with {len(items)} items")
+        keys, kept = pending.keys, pending.items
         for item in items:
             key = self._key(item)
-            if key in pending.items:
+            if key in keys:
                 pending.duplicates += 1
-            elif len(pending.items) >= self._max_items:
+            elif len(kept) >= self._max_items:
                 pending.note("item_limit", f"items beyond {self._max_items} dropped")
             else:
-                pending.items[key] = item
+                keys.add(key)
+                kept.append(item)
 
     def _finish(self, ident: tuple[str, int], status: AssemblyStatus, now: float) -> Assembly[T]:
         pending = self._pending.pop(ident)
@@ -197,7 +215,7 @@ class FragmentAssembler(Generic[T]):
             ident[1],
             status,
             pending.expected,
-            tuple(pending.items.values()),
+            tuple(pending.items),
             pending.fragments,
             pending.duplicates,
             tuple(pending.notes),
