@@ -144,7 +144,12 @@ class SignalingService:
         domain_id = config.domain if config.domain[:8].isdigit() and len(config.domain) >= 8 else config.local_id
         self.ssrcs = SsrcAllocator(domain_id, hold=config.ssrc_hold)
         self._opener = GbSourceOpener(
-            self.invites, self.ssrcs, self._online_session, local_id=config.local_id, metrics=self.metrics
+            self.invites,
+            self.ssrcs,
+            self._online_session,
+            local_id=config.local_id,
+            metrics=self.metrics,
+            request_keyframe=self.request_keyframe,
         )
         self.sync = CatalogSync(
             self,
@@ -412,6 +417,10 @@ class SignalingService:
         session = self.session(device_id)
         await self.commands.message(session, channel_id, build(self.commands.next_sn()))
         self.metrics["controls"] += 1
+
+    async def request_keyframe(self, device_id: str, channel_id: str) -> None:
+        """DeviceControl IFameCmd (IFrameCmd in 2022): the channel starts a new GOP now."""
+        await self.control(device_id, channel_id, lambda sn: manscdp.DeviceControl(sn, channel_id, iframe=True))
 
     async def control_with_response(
         self, device_id: str, channel_id: str, build: Callable[[int], manscdp.DeviceControl]

@@ -47,7 +47,17 @@ from xueliang.protocol.sip import (
 )
 from xueliang.sim import answers, channels, subscriptions
 from xueliang.sim.context import Context, build_request
-from xueliang.sim.effects import Action, AlarmRecord, Effect, Later, Purpose, Reply, Send, Subscription
+from xueliang.sim.effects import (
+    Action,
+    AlarmRecord,
+    Effect,
+    KeyframeWanted,
+    Later,
+    Purpose,
+    Reply,
+    Send,
+    Subscription,
+)
 
 __all__ = ["Device"]
 
@@ -401,6 +411,8 @@ class Device:
             return []  # the standard asks for no answer to PTZ
         if control.tele_boot:
             return self.reboot(now)
+        if control.iframe:
+            return [KeyframeWanted(control.device_id)]  # no answer, as for PTZ: the keyframe is the answer
         response = CommandResponse.answer(control, Result.OK)
         return [self.message(response.encode(self.edition, self.charset), Purpose.ANSWER)]
 

@@ -174,6 +174,7 @@ class DeviceSimulator:
         if factory is None and config.video is not None:
             factory = default_sender_factory(config)
         self._invites = SimInvites(self._fleet, self._transmit, factory if config.video is not None else None)
+        self._fleet.on_keyframe_wanted = self._invites.request_keyframe
         for index in range(len(self._tcp)):
             await self._connect(index)
 

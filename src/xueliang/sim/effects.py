@@ -97,4 +97,11 @@ class Later:
     token: int
 
 
-Effect = Reply | Send | Later
+@dataclass(frozen=True, slots=True)
+class KeyframeWanted:
+    """The platform asked a channel for a keyframe (DeviceControl IFameCmd): the runtime tells its streams."""
+
+    channel_id: str
+
+
+Effect = Reply | Send | Later | KeyframeWanted

@@ -39,7 +39,7 @@ from xueliang.sim import channels
 from xueliang.sim.config import SimConfig
 from xueliang.sim.context import Context, Link, Stats
 from xueliang.sim.device_core import Device
-from xueliang.sim.effects import Action, AlarmRecord, Effect, Later, Purpose, Reply, Send
+from xueliang.sim.effects import Action, AlarmRecord, Effect, KeyframeWanted, Later, Purpose, Reply, Send
 from xueliang.sim.scheduler import RateLimiter, Scheduler
 
 __all__ = ["Fleet", "Transmit"]
@@ -96,6 +96,8 @@ class Fleet:
         self.scheduler = Scheduler()
         self.limiter = RateLimiter(config.register_rate)
         self._transmit = transmit
+        #: (device ID, channel ID) of a keyframe request; set by the runtime that owns the media senders
+        self.on_keyframe_wanted: Callable[[str, str], None] | None = None
         self._pending: dict[str, Pending] = {}
         self._answered: OrderedDict[tuple[str, str], tuple[float, bytes, Address | None]] = OrderedDict()
         self._timeout = 64 * config.t1
@@ -225,6 +227,9 @@ class Fleet:
                 self._send(device, effect, now)
             elif isinstance(effect, Later):
                 self.scheduler.push(effect.at, device.index, int(effect.action), effect.token)
+            elif isinstance(effect, KeyframeWanted):
+                if self.on_keyframe_wanted is not None:
+                    self.on_keyframe_wanted(device.device_id, effect.channel_id)
             else:
                 raise AssertionError(f"a reply outside a request: {effect!r}")
 

@@ -74,6 +74,8 @@ class SenderLike(Protocol):
 
     async def stop(self) -> None: ...
 
+    def request_keyframe(self) -> None: ...
+
 
 #: (transport from the platform's side, SSRC, local host, channel name) -> a sender not yet prepared
 SenderFactory = Callable[[MediaTransport, int, str, str], SenderLike]
@@ -123,6 +125,10 @@ class VideoSender:
     async def stop(self) -> None:
         if self.inner is not None:
             await self.inner.stop()
+
+    def request_keyframe(self) -> None:
+        if self.inner is not None:
+            self.inner.request_keyframe()
 
 
 def default_sender_factory(config: SimConfig) -> SenderFactory | None:
@@ -190,6 +196,14 @@ class SimInvites:
         self.sender_factory = sender_factory
         self.calls: dict[str, Call] = {}
         self.stats: Counter[str] = Counter()
+
+    def request_keyframe(self, device_id: str, channel_id: str) -> None:
+        """DeviceControl IFameCmd: every stream of that channel (or of the device, when it names the device)
+        sends its next keyframe at once."""
+        self.stats["keyframe_requests"] += 1
+        for call in self.calls.values():
+            if call.device_id == device_id and channel_id in (call.channel_id, device_id) and call.sender is not None:
+                call.sender.request_keyframe()
 
     def active(self, device_id: str) -> int:
         """Dialogs of ``device_id`` that hold a sender (answered or confirmed)."""

@@ -166,12 +166,16 @@ class PacketSender:
         self.ended = asyncio.Event()
         self.stopped = False
         self.sent = 0
+        self.keyframes_requested = 0
         self.remote: tuple[str, int] | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
         self._accepted: asyncio.Future[asyncio.StreamWriter] | None = None
         self._task: asyncio.Task[None] | None = None
         PacketSender.instances.append(self)
+
+    def request_keyframe(self) -> None:
+        self.keyframes_requested += 1
 
     async def prepare(self) -> int:
         loop = asyncio.get_running_loop()
@@ -309,6 +313,8 @@ async def test_play_and_stop_against_the_simulator(
     assert service.ssrcs.in_use() == 1
     sender = PacketSender.instances[-1]
     assert sender.transport is media
+    await until(lambda: sender.keyframes_requested == 1)  # the IFameCmd after the ACK reached the stream
+    assert service.metrics["play_keyframe_requests"] == 1
     catalog_name = channel(simulator.devices[device_id], channel_id)
     assert catalog_name is not None and sender.label == catalog_name.name  # burnt into the channel's video
     if media is MediaTransport.TCP_ACTIVE:
