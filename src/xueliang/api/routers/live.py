@@ -9,6 +9,7 @@ never cached. Tokens never reach a log: the access log is configured without que
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
@@ -17,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from xueliang.api.deps import get_platform
 from xueliang.api.errors import ApiError
 from xueliang.app import MediaRuntime
+from xueliang.media.hls import HlsStream
 from xueliang.media.play_sessions import PlaySession
 from xueliang.media.snapshot import SnapshotError
 from xueliang.media.viewers import HevcMode, flv_stream
@@ -107,24 +109,23 @@ async def hls_playlist(session_id: str, token: Token, media: Media) -> Response:
     return Response(stream.playlist(f"token={token}"), media_type="application/vnd.apple.mpegurl", headers=CORS)
 
 
-@router.get("/{session_id}/init-{init_id}.mp4", summary="HLS initialisation segment")
-async def hls_init(session_id: str, init_id: int, token: Token, media: Media) -> Response:
+def _hls_part(media: MediaRuntime, session_id: str, token: str, part: Callable[[HlsStream], bytes | None]) -> Response:
     session = _session(media, session_id, token)
     media.sessions.touch(session)
-    data = media.node.hls.get(session.viewing.hub).init_segment(init_id)
+    data = part(media.node.hls.get(session.viewing.hub))
     if data is None:
-        raise ApiError(404, "hls_segment_gone", "分片已过期", "that initialisation segment is gone")
+        raise ApiError(404, "hls_segment_gone", "分片已过期", "that segment is gone (the player fell behind)")
     return Response(data, media_type="video/mp4", headers=CORS)
+
+
+@router.get("/{session_id}/init-{init_id}.mp4", summary="HLS initialisation segment")
+async def hls_init(session_id: str, init_id: int, token: Token, media: Media) -> Response:
+    return _hls_part(media, session_id, token, lambda stream: stream.init_segment(init_id))
 
 
 @router.get("/{session_id}/seg-{sequence}.m4s", summary="HLS media segment")
 async def hls_segment(session_id: str, sequence: int, token: Token, media: Media) -> Response:
-    session = _session(media, session_id, token)
-    media.sessions.touch(session)
-    data = media.node.hls.get(session.viewing.hub).segment(sequence)
-    if data is None:
-        raise ApiError(404, "hls_segment_gone", "分片已过期", "that segment is gone (the player fell behind)")
-    return Response(data, media_type="video/iso.segment", headers=CORS)
+    return _hls_part(media, session_id, token, lambda stream: stream.segment(sequence))
 
 
 @router.get("/{session_id}/snapshot.jpg", summary="JPEG of the stream's latest keyframe")
