@@ -69,8 +69,10 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    # module scope, not session: sync Playwright runs an asyncio loop in this thread while it lives, and every
+    # later test that starts a loop of its own (anyio, asyncio.run) would fail with "another loop is running"
     with sync_playwright() as driver:
         yield driver
 
