@@ -22,7 +22,7 @@ flagged channels (IDs that are not valid 20-digit IDs). A complete catalog marks
 Performance (a lower platform's catalog has 200,000 items): items whose JSON digest matches the stored one are
 skipped; the rest are read in bulk (chunked IN lists), validated and planned in memory with no write lock held,
 then written in one short transaction: cameras through ``CameraRepository.insert_many`` (executemany / COPY),
-channels through ``store.devices.insert_rows``, updates as grouped executemany. A concurrent writer that gets in
+channels through ``store.device_rows.insert_rows``, updates as grouped executemany. A concurrent writer that gets in
 between (another device creating the same camera) makes the write fail on a constraint: the merge is planned
 again once (:mod:`~xueliang.catalog.device_catalog_merge`). The worker process takes the items packed as tuples
 (:func:`pack_items`, :func:`merge_packed_job`): pickling the dataclasses cost more than a tenth of the merge.
@@ -78,7 +78,8 @@ from xueliang.domain.validator import check_camera
 from xueliang.protocol.manscdp import CatalogEvent, CatalogItem
 from xueliang.store.cameras import CameraRepository, camera_row
 from xueliang.store.db import create_db_engine, make_session_factory, transaction
-from xueliang.store.devices import MAX_CHANNEL_ID, DeviceRepository, OnlineChange, StoredChannel
+from xueliang.store.device_records import OnlineChange
+from xueliang.store.device_repository import MAX_CHANNEL_ID, DeviceRepository, StoredChannel
 from xueliang.store.models import utcnow
 
 __all__ = [

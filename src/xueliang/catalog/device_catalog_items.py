@@ -3,7 +3,7 @@ ID), the raw archive record it supplies, and the compact form in which items tra
 
 The merge works on values, never on :class:`~xueliang.protocol.manscdp.CatalogItem` objects: a value dict is
 what the channel row stores (``device_channel.item``, digested to skip unchanged items), and it can be made
-from an item (:func:`item_values`, the same dict as :func:`xueliang.store.devices.wire_dict`) or from a packed
+from an item (:func:`item_values`, the same dict as :func:`xueliang.store.device_rows.wire_dict`) or from a packed
 row (:class:`PackedItems`), so the worker never rebuilds 200,000 frozen dataclasses.
 
 Why packing: a pickled list of 200,000 frozen slotted dataclasses cost 2.5 s to pickle on the event loop's
@@ -107,7 +107,7 @@ def _values(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def item_values(item: CatalogItem) -> dict[str, Any]:
-    """An item as the channel row stores it (the password never): equal to ``store.devices.wire_dict(item)``."""
+    """An item as the channel row stores it (the password never): equal to ``store.device_rows.wire_dict(item)``."""
     return _values(_VALUES(item))
 
 

@@ -35,16 +35,16 @@ from xueliang.domain.validator import check_camera
 from xueliang.protocol.manscdp import looks_garbled
 from xueliang.store.cameras import CAMERA, DERIVED_COLUMNS, CameraRepository, camera_row, columns_for_fields
 from xueliang.store.db import transaction
-from xueliang.store.devices import (
+from xueliang.store.device_records import OnlineChange
+from xueliang.store.device_repository import (
     CHANNEL,
     MAX_CHANNEL_ID,
     ArchiveCamera,
     Binding,
     DeviceRepository,
-    OnlineChange,
     StoredChannel,
-    prepare_rows,
 )
+from xueliang.store.device_rows import prepare_rows
 
 __all__ = [
     "DEVICE_OWNED_FIELDS",
@@ -64,7 +64,7 @@ SELECTIVE_READ_ITEMS = 5000  # a partial merge of at most this many items reads 
 PARALLEL_PLAN_ITEMS = 20_000  # from this many items a parallel merge plans half of them in a forked child
 _REFRESHED = DERIVED_COLUMNS - {"source"}  # what a camera the device created takes besides the supplied fields
 _TREE_KINDS = frozenset({"region", "system", "business_group", "virtual_org"})
-#: the item JSON of ``store.devices.json_text`` (compact, characters as they are), with one encoder for all
+#: the item JSON of ``store.device_rows.json_text`` (compact, characters as they are), with one encoder for all
 _ITEM_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: a finding list as ``store.bulk.json_text`` writes camera findings (one text for the camera and the channel)
 _FINDINGS_JSON = json.JSONEncoder(ensure_ascii=False).encode

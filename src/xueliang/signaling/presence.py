@@ -6,7 +6,7 @@ offline only if its real deadline (the last keepalive plus ``misses`` intervals,
 whichever is first) has passed; otherwise it moves to the bucket of its real deadline. So the wheel work per
 device is one move per ``misses`` intervals, whatever the keepalive rate.
 
-Changes (online, offline) are queued as :class:`~xueliang.store.devices.OnlineChange` for the service to write
+Changes (online, offline) are queued as :class:`~xueliang.store.device_records.OnlineChange` for the service to write
 in batches; last-seen times are collected for a periodic batch update. Nothing here touches the database.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from xueliang.protocol.manscdp import Charset, Edition
 from xueliang.signaling.transport import Peer
-from xueliang.store.devices import OnlineChange
+from xueliang.store.device_records import OnlineChange
 from xueliang.store.models import utcnow
 
 

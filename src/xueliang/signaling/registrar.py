@@ -38,7 +38,8 @@ from xueliang.protocol.sip import (
 from xueliang.signaling.endpoint import SipEndpoint
 from xueliang.signaling.presence import DeviceSession, Presence
 from xueliang.signaling.transport import Peer
-from xueliang.store.devices import DeviceAuth, DeviceStore, Registration
+from xueliang.store.device_records import DeviceAuth, Registration
+from xueliang.store.devices import DeviceStore
 from xueliang.store.models import utcnow
 
 log = logging.getLogger(__name__)

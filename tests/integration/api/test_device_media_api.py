@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from xueliang.app import Platform
-from xueliang.store.devices import DeviceStore, MediaSettings
+from xueliang.store.device_records import MediaSettings
+from xueliang.store.devices import DeviceStore
 
 NVR = "34150200001180000001"
 DEFAULT = {"media_transport": "udp", "ssrc_check": True, "max_streams": None, "stream_number": 0}

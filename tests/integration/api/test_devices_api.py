@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from xueliang.app import Platform
 from xueliang.catalog.device_catalog import merge_catalog
 from xueliang.protocol.manscdp import AlarmNotify, CatalogItem, DeviceInfo
-from xueliang.store.devices import DeviceStore, OnlineChange, Registration
+from xueliang.store.device_records import OnlineChange, Registration
+from xueliang.store.devices import DeviceStore
 
 NVR = "34150200001180000001"
 OTHER = "34150200001180000002"

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from xueliang.app import Platform
 from xueliang.catalog.device_catalog import merge_catalog
 from xueliang.protocol.manscdp import CatalogItem
-from xueliang.store.devices import DeviceStore, OnlineChange, Registration
+from xueliang.store.device_records import OnlineChange, Registration
+from xueliang.store.devices import DeviceStore
 
 IPC = "34150200001320000077"
 T0 = dt.datetime(2026, 5, 1, 8, 0, 0)

@@ -28,8 +28,9 @@ from xueliang.catalog.table import SourceTable
 from xueliang.domain import divisions
 from xueliang.domain.ids import GbId
 from xueliang.protocol.manscdp import CatalogEvent, CatalogItem
-from xueliang.store import devices as device_store
-from xueliang.store.devices import ChannelSummary, DeviceStore
+from xueliang.store import device_rows as device_store
+from xueliang.store.device_records import ChannelSummary
+from xueliang.store.devices import DeviceStore
 from xueliang.store.models import Camera, DeviceChannel, OnlineEvent
 
 NVR = "34150200001180000001"

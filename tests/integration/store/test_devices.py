@@ -16,15 +16,11 @@ from xueliang.protocol.manscdp import AlarmNotify, CatalogItem, DeviceInfo
 from xueliang.store.cameras import CameraRepository, camera_row
 from xueliang.store.crypto import cipher_for
 from xueliang.store.db import make_session_factory, transaction
-from xueliang.store.devices import (
-    CursorError,
-    DeviceRepository,
-    DeviceStore,
-    OnlineChange,
-    PageRequest,
-    Registration,
-    wire_dict,
-)
+from xueliang.store.device_records import OnlineChange, Registration
+from xueliang.store.device_repository import DeviceRepository
+from xueliang.store.device_rows import wire_dict
+from xueliang.store.devices import DeviceStore
+from xueliang.store.keyset import CursorError, PageRequest
 from xueliang.store.models import Camera, Device, DeviceChannel, OnlineEvent, utcnow
 
 NVR = "34150200001180000001"

@@ -15,7 +15,10 @@ from xueliang.protocol.manscdp import CatalogItem
 from xueliang.store.cameras import CameraRepository, camera_row
 from xueliang.store.crypto import Cipher, cipher_for
 from xueliang.store.db import make_session_factory, transaction
-from xueliang.store.devices import DeviceRepository, DeviceStore, MediaSettings, wire_dict
+from xueliang.store.device_records import MediaSettings
+from xueliang.store.device_repository import DeviceRepository
+from xueliang.store.device_rows import wire_dict
+from xueliang.store.devices import DeviceStore
 from xueliang.store.models import Camera, Device
 from xueliang.store.play_sources import PlaySources, resolve_play_source
 

@@ -17,7 +17,7 @@ from xueliang.catalog.device_catalog_items import (
     unpack_values,
 )
 from xueliang.protocol.manscdp import CatalogItem
-from xueliang.store.devices import wire_dict
+from xueliang.store.device_rows import wire_dict
 
 FULL = CatalogItem(
     device_id="34150200001320000001",

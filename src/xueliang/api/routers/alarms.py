@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from xueliang.api.deps import get_device_store
 from xueliang.api.routers.devices import Cursor, Limit, invalid_cursor
 from xueliang.api.schemas.devices import AlarmPageOut
-from xueliang.store.devices import CursorError, DeviceStore, PageRequest, naive_utc
+from xueliang.store.device_rows import naive_utc
+from xueliang.store.devices import DeviceStore
+from xueliang.store.keyset import CursorError, PageRequest
 
 router = APIRouter(tags=["alarms"])
 

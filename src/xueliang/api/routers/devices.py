@@ -30,13 +30,9 @@ from xueliang.api.schemas.devices import (
 from xueliang.app import Platform
 from xueliang.catalog import device_catalog
 from xueliang.domain.ids import IdError
-from xueliang.store.devices import (
-    ChannelSummary,
-    CursorError,
-    DeviceStore,
-    DeviceSummary,
-    PageRequest,
-)
+from xueliang.store.device_records import ChannelSummary, DeviceSummary
+from xueliang.store.devices import DeviceStore
+from xueliang.store.keyset import CursorError, PageRequest
 
 router = APIRouter(tags=["devices"])
 Devices = Annotated[DeviceStore, Depends(get_device_store)]
