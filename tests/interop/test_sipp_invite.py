@@ -152,32 +152,48 @@ async def register_from(port: int, server: tuple[str, int]) -> None:
         transport.close()
 
 
+SIPP_START_ATTEMPTS = 3
+
+
+async def start_sipp(sipp: str, port: int, messages: Path, workdir: Path) -> asyncio.subprocess.Process:
+    """sipp as the camera on ``port``, up once it has bound its ports: a sipp that exits at once (a media port
+    taken between our probe and its bind) is started again with another media port, and its output kept."""
+    said = ""
+    for _ in range(SIPP_START_ATTEMPTS):
+        process = await asyncio.create_subprocess_exec(
+            sipp,
+            "-sf", str(HERE / "invite_answer.xml"),
+            "-s", CHANNEL_ID,
+            "-i", "127.0.0.1",
+            "-p", str(port),
+            "-mp", str(free_port()),
+            "-t", "u1",
+            "-m", "1",
+            "-timeout", str(SIPP_TIMEOUT),
+            "-timeout_error",
+            "-nostdin",
+            "-trace_msg", "-message_file", str(messages),
+            "-trace_err", "-error_file", str(workdir / "errors.log"),
+            cwd=workdir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        await asyncio.sleep(0.5)  # sipp binds its port (a late bind only costs an INVITE retransmission)
+        if process.returncode is None:
+            return process
+        output, _ = await process.communicate()
+        said = output.decode(errors="replace")[-3000:]
+    raise AssertionError(f"sipp exited at start {SIPP_START_ATTEMPTS} times; it said:\n{said}")
+
+
 async def test_sipp_answers_invite_and_takes_bye(sipp: str, service: SignalingService, tmp_path: Path) -> None:
     port = free_port()
     await register_from(port, service.address)
     assert service.is_online(DEVICE_ID)
 
     messages = tmp_path / "messages.log"
-    process = await asyncio.create_subprocess_exec(
-        sipp,
-        "-sf", str(HERE / "invite_answer.xml"),
-        "-s", CHANNEL_ID,
-        "-i", "127.0.0.1",
-        "-p", str(port),
-        "-mp", str(free_port()),
-        "-t", "u1",
-        "-m", "1",
-        "-timeout", str(SIPP_TIMEOUT),
-        "-timeout_error",
-        "-nostdin",
-        "-trace_msg", "-message_file", str(messages),
-        "-trace_err", "-error_file", str(tmp_path / "errors.log"),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    process = await start_sipp(sipp, port, messages, tmp_path)
     try:
-        await asyncio.sleep(0.5)  # sipp binds its port (a late bind only costs an INVITE retransmission)
         receivers = FakeReceivers()
         ended: list[str] = []
         source = PlaySource(
@@ -190,7 +206,8 @@ async def test_sipp_answers_invite_and_takes_bye(sipp: str, service: SignalingSe
         try:
             handle = await service.source_opener().open(source, receivers, ended.append)
         except Exception as exc:
-            process.kill()
+            if process.returncode is None:
+                process.kill()
             output, _ = await process.communicate()
             said = output.decode(errors="replace")[-3000:]
             raise AssertionError(f"INVITE failed ({exc}); sipp said:\n{said}") from exc
