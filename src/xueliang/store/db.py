@@ -67,8 +67,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema of ``engine``'s database up to ``revision``."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema of ``engine``'s database up to ``revision`` (every head by default: independent features
+    may add migrations on branches of their own, which Alembic applies side by side)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
