@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xueliang import __version__
+from xueliang.audit_cli import audit_app
 from xueliang.config import Settings, load_settings
 from xueliang.sim.cli import sim_app
 
@@ -30,6 +31,7 @@ inventory_app = typer.Typer(
 )
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(sim_app, name="sim")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env XUELIANG_DATA_DIR)")]
