@@ -16,6 +16,7 @@ from xueliang import __version__
 from xueliang.audit_cli import audit_app
 from xueliang.config import Settings, load_settings
 from xueliang.sim.cli import sim_app
+from xueliang.user_cli import apikey_app, user_app
 
 app = typer.Typer(
     name="xueliang",
@@ -32,6 +33,8 @@ inventory_app = typer.Typer(
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(sim_app, name="sim")
 app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env XUELIANG_DATA_DIR)")]

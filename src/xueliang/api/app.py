@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from xueliang import __version__
+from xueliang.api.auth_deps import install_auth_errors
 from xueliang.api.deps import get_caller
 from xueliang.api.errors import install_error_handlers
 from xueliang.api.redaction import install_token_redaction
 from xueliang.api.routers import (
     alarms,
+    auth,
     cameras,
     device_control,
     devices,
@@ -57,6 +59,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     install_token_redaction()  # viewer URLs carry play tokens; the access log must not
     install_error_handlers(app)
+    install_auth_errors(app)
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(get_caller)])
     api.include_router(health.router)
     api.include_router(cameras.router)
@@ -69,6 +72,7 @@ def create_app(platform: Platform) -> FastAPI:
     api.include_router(alarms.router)
     api.include_router(play.router)
     app.include_router(api)
+    app.include_router(auth.router, prefix="/api/v1")  # login itself needs no caller
     app.include_router(home.router)
     app.include_router(live.router)  # /media/v1: token-authenticated viewer outputs
     app.include_router(player.router)  # /play/{camera_id}: the minimal live player

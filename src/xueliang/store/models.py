@@ -342,5 +342,6 @@ class DeviceRejection(Base):
 
 # Feature tables defined beside their repositories join the one metadata here, so the schema check and the test
 # truncation see every table whichever modules a process imported first.
+from xueliang.store import accounts as _account_tables  # noqa: E402, F401
 from xueliang.store import audit as _audit_tables  # noqa: E402, F401
 from xueliang.store import sharing as _sharing_tables  # noqa: E402, F401
