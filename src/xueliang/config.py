@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         default=4 << 20, ge=1 << 18, description="Bytes a slow viewer may fall behind before it skips to a keyframe"
     )
     media_max_transcodes: int = Field(default=2, ge=0, description="H.265 to H.264 transcodes at once on this node")
+    media_max_masked: int = Field(
+        default=2, ge=0, description="Desensitised (masked) streams at once on this node; about a core each at 720p"
+    )
     media_device_max_streams: int = Field(
         default=4, ge=1, description="Concurrent live streams per device unless the device sets its own"
     )

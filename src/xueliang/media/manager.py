@@ -32,6 +32,8 @@ from xueliang.domain.streams import (
     StreamLimitError,
 )
 from xueliang.media.hub import HubRegistry, StreamHub
+from xueliang.media.masked import VARIANT as MASKED
+from xueliang.media.masked import MaskedPool
 from xueliang.media.transcode import TranscodePool
 from xueliang.protocol.es import Codec
 
@@ -119,12 +121,14 @@ class StreamManager:
         *,
         registry: HubRegistry | None = None,
         transcodes: TranscodePool | None = None,
+        masked: MaskedPool | None = None,
     ) -> None:
         self._receivers = receivers
         self._openers = dict(openers)
         self._config = config
         self.registry = registry if registry is not None else HubRegistry()
         self._transcodes = transcodes
+        self._masked = masked
         self._streams: dict[str, _Stream] = {}
         self.opens = 0
 
@@ -132,7 +136,7 @@ class StreamManager:
 
     async def acquire(self, source: PlaySource, variant: str = NATIVE) -> Viewing:
         """A viewing of the stream, starting it if needed; returns once a keyframe is there to start on."""
-        if variant not in (NATIVE, H264):
+        if variant not in (NATIVE, H264, MASKED):
             raise PlayError(f"unknown variant {variant!r}")
         stream = self._streams.get(source.stream_id)
         if stream is None or stream.dead:
@@ -161,6 +165,9 @@ class StreamManager:
         viewing.ended.set()
         if stream is None or stream.viewings.pop(viewing.id, None) is None:
             return
+        last_masked = not any(v.variant == MASKED for v in stream.viewings.values())
+        if viewing.variant == MASKED and self._masked is not None and last_masked:
+            await self._masked.release(stream.source.stream_id)
         last_h264 = not any(v.variant == H264 for v in stream.viewings.values())
         if viewing.variant == H264 and self._transcodes is not None and stream.hub.codec is Codec.H265 and last_h264:
             await self._transcodes.release(stream.source.stream_id)
@@ -172,6 +179,8 @@ class StreamManager:
         return stream is not None and viewing.id in stream.viewings
 
     async def _variant_hub(self, stream: _Stream, variant: str) -> StreamHub:
+        if variant == MASKED:
+            return await self._masked_hub(stream)
         if variant == NATIVE or stream.hub.codec is not Codec.H265:
             return stream.hub  # an H.264 stream is its own h264 variant
         if self._transcodes is None:
@@ -183,6 +192,19 @@ class StreamManager:
             if not any(v.variant == H264 for v in stream.viewings.values()):
                 await self._transcodes.release(stream.source.stream_id)
             raise NoMediaError("the H.264 transcode produced no picture in time") from None
+        return hub
+
+    async def _masked_hub(self, stream: _Stream) -> StreamHub:
+        """The desensitised variant (faces, plates and privacy masks blurred, H.264), shared by its viewers."""
+        if self._masked is None:
+            raise StreamLimitError("this media node does not run desensitised streams")
+        hub = await self._masked.acquire(stream.source.stream_id, stream.hub)
+        try:
+            await asyncio.wait_for(hub.wait_keyframe(), self._config.no_media_timeout_s)
+        except TimeoutError:
+            if not any(v.variant == MASKED for v in stream.viewings.values()):
+                await self._masked.release(stream.source.stream_id)
+            raise NoMediaError("the desensitised stream produced no picture in time") from None
         return hub
 
     # --- start and stop --------------------------------------------------------------------------------------
@@ -302,6 +324,8 @@ class StreamManager:
         handle, stream.handle = stream.handle, None
         if self._transcodes is not None:
             await self._transcodes.release(stream.source.stream_id)
+        if self._masked is not None:
+            await self._masked.release(stream.source.stream_id)
         if handle is not None:
             with contextlib.suppress(Exception):
                 await handle.close()

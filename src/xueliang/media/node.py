@@ -23,6 +23,7 @@ from xueliang.domain.streams import SourceKind, SourceOpener
 from xueliang.media.hls import HlsOutputs
 from xueliang.media.hub import HubRegistry
 from xueliang.media.manager import ManagerConfig, StreamManager
+from xueliang.media.masked import MaskedPool
 from xueliang.media.receivers import ReceiverConfig, RtpReceivers
 from xueliang.media.rtsp import RtspOpener
 from xueliang.media.snapshot import Snapshots
@@ -40,6 +41,7 @@ class MediaNode:
         openers: Mapping[SourceKind, SourceOpener],
         *,
         max_transcodes: int = 2,
+        max_masked: int = 2,
     ) -> None:
         self.node_id = node_id
         self.registry = HubRegistry()
@@ -49,10 +51,20 @@ class MediaNode:
             gop_cache_bytes=manager_config.gop_cache_bytes,
             viewer_queue_bytes=manager_config.viewer_queue_bytes,
         )
+        self.masked = MaskedPool(
+            max_masked,
+            gop_cache_bytes=manager_config.gop_cache_bytes,
+            viewer_queue_bytes=manager_config.viewer_queue_bytes,
+        )
         all_openers: dict[SourceKind, SourceOpener] = {SourceKind.RTSP: RtspOpener(self.registry)}
         all_openers.update(openers)
         self.manager = StreamManager(
-            self.receivers, all_openers, manager_config, registry=self.registry, transcodes=self.transcodes
+            self.receivers,
+            all_openers,
+            manager_config,
+            registry=self.registry,
+            transcodes=self.transcodes,
+            masked=self.masked,
         )
         self.hls = HlsOutputs()
         self.snapshots = Snapshots()
@@ -78,7 +90,12 @@ class MediaNode:
             viewer_queue_bytes=settings.media_viewer_queue_bytes,
         )
         return cls(
-            settings.media_id, receiver_config, manager_config, openers, max_transcodes=settings.media_max_transcodes
+            settings.media_id,
+            receiver_config,
+            manager_config,
+            openers,
+            max_transcodes=settings.media_max_transcodes,
+            max_masked=settings.media_max_masked,
         )
 
     async def start(self) -> None:
@@ -95,6 +112,7 @@ class MediaNode:
         await self.hls.close()
         await self.manager.close()
         await self.transcodes.close()
+        await self.masked.close()
         await self.receivers.close()
 
     async def _beat(self) -> None:
@@ -133,5 +151,6 @@ class MediaNode:
             "bytes_out_per_s": round(self._rates[1]),
             "transcodes": len(self.transcodes),
             "max_transcodes": self.transcodes.max_transcodes,
+            "masked": len(self.masked),
             "hls_streams": len(self.hls),
         }

@@ -211,3 +211,22 @@ async def test_h264_variant_of_an_h265_camera_through_the_manager(h265_units: li
     await node.manager.release(second)
     assert node.load()["transcodes"] == 0 and first.hub.ended  # stopped with its last viewer
     await node.stop()
+
+
+async def test_masked_variant_through_the_manager(h264_units: list[AccessUnit], tmp_path: Path) -> None:
+    """The desensitised variant is one child process per stream, shared by its viewers, stopped with the last."""
+    settings = Settings(data_dir=tmp_path, media_rtp_host="127.0.0.1", media_rtp_mux_port=_free_port())
+    feeder = HubFeeder(h264_units)
+    node = MediaNode.from_settings(settings, {SourceKind.GB28181: feeder})
+    feeder.node = node
+    source = PlaySource("cam-masked", SourceKind.GB28181, device_id="dev-masked")
+    native = await node.manager.acquire(source)
+    first, second = await asyncio.gather(node.manager.acquire(source, "masked"), node.manager.acquire(source, "masked"))
+    assert first.hub is second.hub is not native.hub and first.hub.codec is Codec.H264
+    assert first.hub.stream_id.endswith("~masked") and node.load()["masked"] == 1
+    await node.manager.release(first)
+    assert node.load()["masked"] == 1  # still watched
+    await node.manager.release(second)
+    assert node.load()["masked"] == 0 and first.hub.ended
+    await node.manager.release(native)
+    await node.stop()

@@ -37,8 +37,10 @@ ERROR_CODES = {
 
 
 class PlayRequest(BaseModel):
-    variant: Literal["native", "h264"] | None = Field(
-        default=None, description="native (the camera's codec) or h264 (H.265 transcoded); default native"
+    variant: Literal["native", "h264", "masked"] | None = Field(
+        default=None,
+        description="native (the camera's codec), h264 (H.265 transcoded) or masked (faces, plates and privacy "
+        "masks blurred); default native",
     )
     formats: list[Literal["flv", "ws_flv", "hls", "snapshot"]] | None = Field(
         default=None, description="outputs the client will use (all are returned)"
