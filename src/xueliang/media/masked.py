@@ -16,34 +16,29 @@ stream's stage when its camera's privacy masks change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import multiprocessing
-import queue
-import threading
 import time
-from collections.abc import Sequence
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from xueliang.domain.streams import StreamLimitError
 from xueliang.media import desensitise_worker
+from xueliang.media.child_stage import ChildStage
 from xueliang.media.desensitise import DesensitiseConfig, PrivacyMask
-from xueliang.media.hub import HubViewer, StreamHub
-from xueliang.protocol.es import AccessUnit, Codec
+from xueliang.media.hub import StreamHub
+from xueliang.protocol.es import AccessUnit
 
 logger = logging.getLogger(__name__)
 
 VARIANT = "masked"
 #: Largest output picture (detection and blur cost grow with it; 720p keeps 25 fps on a core).
 MAX_SIZE = (1280, 720)
-#: Units waiting for the child before the feed skips to the next keyframe.
-FEED_QUEUE_UNITS = 64
-#: Seconds the child gets to exit before it is terminated.
-STOP_TIMEOUT_S = 2.0
 
 
-class MaskedStage:
-    """One running desensitisation: source hub -> child process -> masked hub."""
+class MaskedStage(ChildStage):
+    """One running desensitisation: source hub -> child process (:mod:`desensitise_worker`) -> masked hub."""
+
+    name = "masked"
 
     def __init__(
         self,
@@ -53,101 +48,19 @@ class MaskedStage:
         config: DesensitiseConfig | None = None,
         size: tuple[int, int] = MAX_SIZE,
     ) -> None:
-        self.source = source
-        self.target = target
+        super().__init__(source, target)
         self.masks = tuple(masks)
         self.config = config or DesensitiseConfig()
         self.size = size
-        self._feed: queue.Queue[desensitise_worker.InUnit | None] = queue.Queue(FEED_QUEUE_UNITS)
-        self._viewer: HubViewer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._threads: list[threading.Thread] = []
-        self.skips = 0
 
-    async def start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        child_in, parent_out = context.Pipe(duplex=False)
-        parent_in, child_out = context.Pipe(duplex=False)
-        process = context.Process(
-            target=desensitise_worker.run,
-            args=(child_in, child_out, *self.size, self.masks, self.config),
-            name=f"masked-{self.source.stream_id}",
-            daemon=True,
-        )
-        await asyncio.to_thread(process.start)
-        child_in.close()
-        child_out.close()
-        self._process = process
-        loop = asyncio.get_running_loop()
-        self._threads = [
-            threading.Thread(target=self._write, args=(parent_out,), daemon=True),
-            threading.Thread(target=self._read, args=(parent_in, loop), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        self._viewer = self.source.add_viewer()
-        self._task = asyncio.create_task(self._pump(self._viewer))
+    def child(self) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        return desensitise_worker.run, (*self.size, self.masks, self.config)
 
-    async def _pump(self, viewer: HubViewer) -> None:
-        waiting_keyframe = False
-        while (unit := await viewer.get()) is not None:
-            if not unit.codec.is_video or (waiting_keyframe and not unit.keyframe):
-                continue
-            item = (unit.codec.value, unit.pts, unit.dts, unit.data, unit.keyframe, time.monotonic())
-            try:
-                self._feed.put_nowait(item)
-                waiting_keyframe = False
-            except queue.Full:
-                self.skips += 1
-                waiting_keyframe = True
-        self.target.end(viewer.ended_reason or "source ended")
-
-    def _write(self, connection: Connection) -> None:
-        while True:
-            item = self._feed.get()
-            try:
-                connection.send(item)
-            except (BrokenPipeError, OSError):
-                break
-            if item is None:
-                break
-        connection.close()
-
-    def _read(self, connection: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            try:
-                pts, dts, data, keyframe = connection.recv()
-            except (EOFError, OSError):
-                break
-            unit = AccessUnit(Codec.H264, pts, dts, data, keyframe)
-            with contextlib.suppress(RuntimeError):  # the loop closed under us at shutdown
-                loop.call_soon_threadsafe(self.target.push, unit)
-        connection.close()
-
-    async def stop(self) -> None:
-        if self._viewer is not None:
-            self._viewer.close("desensitisation stopped")
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.target.end("desensitisation stopped")
-        while True:  # drain a full queue so the stop marker gets through
-            try:
-                self._feed.put_nowait(None)
-                break
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._feed.get_nowait()
-        process = self._process
-        if process is not None:
-            await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.terminate()
-                await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
-        for thread in self._threads:
-            await asyncio.to_thread(thread.join, STOP_TIMEOUT_S)
+    def item(self, unit: AccessUnit) -> tuple[Any, ...] | None:
+        if not unit.codec.is_video:
+            return None
+        # the arrival time lets the child blur the whole picture when units reach it late (fail-safe)
+        return (unit.codec.value, unit.pts, unit.dts, unit.data, unit.keyframe, time.monotonic())
 
 
 class MaskedPool:

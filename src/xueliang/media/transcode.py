@@ -12,17 +12,15 @@ output size when the node is already busy (a 1080p transcode costs about a core)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import multiprocessing
 import os
-import queue
-import threading
-from multiprocessing.connection import Connection
+from collections.abc import Callable
+from typing import Any
 
 from xueliang.domain.streams import StreamLimitError
 from xueliang.media import transcode_worker
-from xueliang.media.hub import HubViewer, StreamHub
+from xueliang.media.child_stage import ChildStage
+from xueliang.media.hub import StreamHub
 from xueliang.protocol.es import AccessUnit, Codec
 
 logger = logging.getLogger(__name__)
@@ -30,111 +28,24 @@ logger = logging.getLogger(__name__)
 #: Largest output picture, and the one used once the node runs other transcodes or is loaded.
 FULL_SIZE = (1280, 720)
 BUSY_SIZE = (640, 360)
-#: Units waiting for the child before the feed skips to the next keyframe.
-FEED_QUEUE_UNITS = 64
-#: Seconds the child gets to exit before it is terminated.
-STOP_TIMEOUT_S = 2.0
 
 
-class Transcoder:
-    """One running transcode: source hub -> child process -> target hub."""
+class Transcoder(ChildStage):
+    """One running transcode: source hub -> child process (:mod:`transcode_worker`) -> target hub."""
+
+    name = "transcode"
 
     def __init__(self, source: StreamHub, target: StreamHub, size: tuple[int, int]) -> None:
-        self.source = source
-        self.target = target
+        super().__init__(source, target)
         self.size = size
-        self._feed: queue.Queue[transcode_worker.UnitTuple | None] = queue.Queue(FEED_QUEUE_UNITS)
-        self._viewer: HubViewer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._threads: list[threading.Thread] = []
-        self.skips = 0
 
-    async def start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        child_in, parent_out = context.Pipe(duplex=False)
-        parent_in, child_out = context.Pipe(duplex=False)
-        process = context.Process(
-            target=transcode_worker.run,
-            args=(child_in, child_out, *self.size),
-            name=f"transcode-{self.source.stream_id}",
-            daemon=True,
-        )
-        await asyncio.to_thread(process.start)
-        child_in.close()
-        child_out.close()
-        self._process = process
-        loop = asyncio.get_running_loop()
-        self._threads = [
-            threading.Thread(target=self._write, args=(parent_out,), daemon=True),
-            threading.Thread(target=self._read, args=(parent_in, loop), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        self._viewer = self.source.add_viewer()
-        self._task = asyncio.create_task(self._pump(self._viewer))
+    def child(self) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        return transcode_worker.run, self.size
 
-    async def _pump(self, viewer: HubViewer) -> None:
-        waiting_keyframe = False
-        while (unit := await viewer.get()) is not None:
-            if unit.codec is not Codec.H265:
-                continue
-            if waiting_keyframe and not unit.keyframe:
-                continue
-            try:
-                self._feed.put_nowait((unit.pts, unit.dts, unit.data, unit.keyframe))
-                waiting_keyframe = False
-            except queue.Full:
-                self.skips += 1
-                waiting_keyframe = True
-        self.target.end(viewer.ended_reason or "source ended")
-
-    def _write(self, connection: Connection) -> None:
-        while True:
-            item = self._feed.get()
-            try:
-                connection.send(item)
-            except (BrokenPipeError, OSError):
-                break
-            if item is None:
-                break
-        connection.close()
-
-    def _read(self, connection: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            try:
-                pts, dts, data, keyframe = connection.recv()
-            except (EOFError, OSError):
-                break
-            unit = AccessUnit(Codec.H264, pts, dts, data, keyframe)
-            with contextlib.suppress(RuntimeError):  # the loop closed under us at shutdown
-                loop.call_soon_threadsafe(self.target.push, unit)
-        connection.close()
-
-    async def stop(self) -> None:
-        if self._viewer is not None:
-            self._viewer.close("transcode stopped")
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.target.end("transcode stopped")
-        with contextlib.suppress(queue.Full):
-            # Drain a full queue so the stop marker gets through.
-            while True:
-                try:
-                    self._feed.put_nowait(None)
-                    break
-                except queue.Full:
-                    self._feed.get_nowait()
-        process = self._process
-        if process is not None:
-            await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.terminate()
-                await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
-        for thread in self._threads:
-            await asyncio.to_thread(thread.join, STOP_TIMEOUT_S)
+    def item(self, unit: AccessUnit) -> tuple[Any, ...] | None:
+        if unit.codec is not Codec.H265:
+            return None
+        return (unit.pts, unit.dts, unit.data, unit.keyframe)
 
 
 class TranscodePool:
