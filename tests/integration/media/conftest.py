@@ -3,55 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import socket
-from collections.abc import Callable, Sequence
-from fractions import Fraction
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
-from xueliang.protocol.es import CLOCK_RATE, AccessUnit, Codec
+from xueliang.protocol.es import AccessUnit, Codec
 from xueliang.protocol.ps import PsMuxer
 from xueliang.protocol.rtp import RtpPacketizer
 from xueliang.protocol.rtp_tcp import frame_rfc4571
 
-ENCODERS = {Codec.H264: "libx264", Codec.H265: "libx265"}
-FPS = 25
-Encode = Callable[..., list[AccessUnit]]
-
-
-def encode(
-    codec: Codec = Codec.H264, frames: int = 50, width: int = 320, height: int = 240, gop: int = 25
-) -> list[AccessUnit]:
-    """A moving, non-blank picture as Annex B access units (keyframe every ``gop``), 90 kHz timestamps."""
-    encoder = av.CodecContext.create(ENCODERS[codec], "w")
-    assert isinstance(encoder, av.VideoCodecContext)
-    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-    encoder.time_base = Fraction(1, CLOCK_RATE)
-    encoder.framerate = Fraction(FPS)
-    encoder.gop_size = gop
-    if codec is Codec.H264:
-        encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "bf": "0"}
-    else:
-        encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "x265-params": f"keyint={gop}:log-level=error"}
-    encoder.open()
-    step = CLOCK_RATE // FPS
-    y, x = np.mgrid[0:height, 0:width]
-    units: list[AccessUnit] = []
-    for index in range(frames + 1):
-        if index < frames:
-            rgb = np.stack([(x + index * 4) % 256, (y * 2) % 256, (x + y + index) % 256], axis=-1).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts = 3600 + index * step
-            packets = encoder.encode(frame)
-        else:
-            packets = encoder.encode(None)
-        for packet in packets:
-            assert packet.pts is not None and packet.dts is not None
-            units.append(AccessUnit(codec, packet.pts, max(packet.dts, 0), bytes(packet), packet.is_keyframe))
-    return units
+_NAME = "xueliang_test_video_units"
+if _NAME not in sys.modules:  # the unit tests' encoder, loaded by path (the test tree is no package)
+    _path = Path(__file__).resolve().parents[2] / "unit" / "media" / "video_units.py"
+    _spec = importlib.util.spec_from_file_location(_NAME, _path)
+    assert _spec is not None and _spec.loader is not None
+    sys.modules[_NAME] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules[_NAME])
+encode = sys.modules[_NAME].encode
+Encode = sys.modules[_NAME].Encode
 
 
 def rtp_packets(units: Sequence[AccessUnit], ssrc: int) -> list[list[bytes]]:
