@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,31 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     _truncate_all(pg_engine)
 
 
+TEST_PASSWORD = "Xueliang-Test-2026!"
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}  # tests hash fast
+
+
+@dataclass
+class Users:
+    """Test accounts on the platform's database and Bearer headers for them (through the real token endpoint)."""
+
+    platform: Platform
+
+    def create(self, username: str, role: str, unit: str | None = None) -> str:
+        self.platform.accounts.create_user(username, TEST_PASSWORD, [role], unit_code=unit, actor="test")
+        return username
+
+    def headers(self, client: TestClient, username: str) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token", data={"username": username, "password": TEST_PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def users(platform: Platform) -> Users:
+    return Users(platform)
+
+
 @pytest.fixture
 def platform(engine: Engine, tmp_path: Path) -> Iterator[Platform]:
     # the SIP endpoint and the media node's shared RTP port of each test platform listen on free loopback ports
@@ -101,12 +127,18 @@ def platform(engine: Engine, tmp_path: Path) -> Iterator[Platform]:
         media_rtp_host="127.0.0.1",
         media_rtp_mux_port=0,
         media_linger=0.0,
+        **FAST_ARGON2,  # type: ignore[arg-type]
     )
     built = build_platform(settings, engine=engine, run_migrations=False)
     yield built
+    built.close()
 
 
 @pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
+def client(platform: Platform, users: Users) -> Iterator[TestClient]:
+    """An API client signed in as ``admin``, unit administrator of the platform's own unit (which owns every
+    camera the archive assigns to no unit). Drop ``client.headers["Authorization"]`` to call anonymously."""
+    users.create("admin", "unit_admin")
     with TestClient(create_app(platform)) as test_client:
+        test_client.headers.update(users.headers(test_client, "admin"))
         yield test_client

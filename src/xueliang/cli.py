@@ -15,8 +15,9 @@ from rich.table import Table
 from xueliang import __version__
 from xueliang.audit_cli import audit_app
 from xueliang.config import Settings, load_settings
+from xueliang.share_cli import share_app
 from xueliang.sim.cli import sim_app
-from xueliang.user_cli import apikey_app, user_app
+from xueliang.user_cli import apikey_app, unit_app, user_app
 
 app = typer.Typer(
     name="xueliang",
@@ -35,6 +36,8 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(unit_app, name="unit")
+app.add_typer(share_app, name="share")
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env XUELIANG_DATA_DIR)")]
@@ -138,7 +141,7 @@ def serve(
 
 
 def _seed_demo(platform: Any, cameras: int) -> None:
-    from xueliang.demo import seed_demo
+    from xueliang.demo import ensure_demo_login, login_lines, seed_demo
 
     result = seed_demo(platform, cameras)
     if result is None:
@@ -148,6 +151,8 @@ def _seed_demo(platform: Any, cameras: int) -> None:
     else:
         console.print(f"[red]示例清单导入失败 / sample inventory rejected: {result.error_count} errors[/red]")
         raise typer.Exit(1)
+    for line in login_lines(ensure_demo_login(platform), platform.settings):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

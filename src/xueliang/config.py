@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+CHAIN = r"^owner(,(bureau|security))*$"  # an approval chain starts with the owner unit's step
+
 
 class Settings(BaseSettings):
     """Process-wide bootstrap settings."""
@@ -83,6 +85,44 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Concurrent live streams per device unless the device sets its own"
     )
     play_token_ttl: int = Field(default=300, ge=10, le=86400, description="Lifetime of a play token (s)")
+    unit_max_streams: int = Field(
+        default=16, ge=0, description="Viewing sessions one unit may hold at once on this node (0: no limit)"
+    )
+
+    # Accounts, sessions, sharing and audit (issue 5); see docs/sharing.en.md
+    platform_unit: str = Field(
+        default="PLATFORM", min_length=1, max_length=64, description="Unit code of the platform's own unit"
+    )
+    bureau_unit: str = Field(
+        default="BUREAU", min_length=1, max_length=64, description="Unit code of the data bureau (数管局) approving"
+    )
+    password_min_length: int = Field(default=12, ge=8, le=128, description="Shortest password accepted")
+    password_min_classes: int = Field(
+        default=3, ge=1, le=4, description="Character classes required (lower, upper, digit, other)"
+    )
+    login_max_failures: int = Field(default=5, ge=1, description="Bad passwords in a row before the account locks")
+    login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked")
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id iterations")
+    argon2_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB)")
+    argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes")
+    access_token_ttl: int = Field(default=900, ge=30, le=86400, description="Lifetime of an access token (s)")
+    refresh_token_ttl: int = Field(default=86400, ge=60, description="Lifetime of one refresh token (s)")
+    session_max_age: int = Field(default=7 * 86400, ge=60, description="Longest a token login lasts by refreshing")
+    console_idle_timeout: int = Field(default=1800, ge=60, description="Console session ends after this idle (s)")
+    console_max_age: int = Field(default=43200, ge=60, description="Console session ends after this at most (s)")
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure flag of the session cookie; default: set when the request is HTTPS"
+    )
+    approval_chain_low: str = Field(
+        default="owner", pattern=CHAIN, description="Approval steps for low-sensitivity cameras (owner,bureau,security)"
+    )
+    approval_chain_normal: str = Field(default="owner,bureau", pattern=CHAIN, description="Steps for normal ones")
+    approval_chain_high: str = Field(default="owner,bureau,security", pattern=CHAIN, description="Steps for high ones")
+    audit_hash: str = Field(default="sha256", pattern=r"^(sha256|sm3)$", description="Hash chaining audit records")
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for grant revocations across processes (redis://host:6379/0); default: in-process",
+    )
 
     def resolved_sip_domain(self) -> str:
         """The SIP domain (and digest realm): configured, or the first 10 digits of the platform ID."""

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from xueliang.config import load_settings
 from xueliang.domain.principals import Role
-from xueliang.sharing.accounts import AccountError, AccountService, AuthSettings, UserView
+from xueliang.sharing.accounts import AccountError, AccountService, UserView
 from xueliang.store.db import create_db_engine, make_session_factory, migrate
 from xueliang.store.models import utcnow
 
@@ -29,6 +29,7 @@ ROLES = ", ".join(r.value for r in Role)
 
 user_app = typer.Typer(help="用户账号 / user accounts", no_args_is_help=True)
 apikey_app = typer.Typer(help="API 密钥 / API keys for machine clients", no_args_is_help=True)
+unit_app = typer.Typer(help="单位 / units that users and cameras belong to", no_args_is_help=True)
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env XUELIANG_DATA_DIR)")]
@@ -42,7 +43,7 @@ def _accounts(data_dir: Path | None) -> Iterator[AccountService]:
     engine = create_db_engine(settings.resolved_database_url())
     try:
         migrate(engine)
-        yield AccountService(make_session_factory(engine), AuthSettings())
+        yield AccountService(make_session_factory(engine), settings)
     except AccountError as exc:
         console.print(f"[red]{exc.zh}[/red]\n{exc.en}", soft_wrap=True)
         raise typer.Exit(EXIT_REJECTED) from exc
@@ -95,6 +96,20 @@ def user_create(
         )
     roles = ", ".join(sorted(r.value for r in user.roles))
     console.print(f"已创建用户 / created user {user.username} ({roles}) in unit {user.unit_code}")
+
+
+@unit_app.command("create")
+def unit_create(
+    code: Annotated[str, typer.Argument(help="单位代码 / unit code")],
+    name: Annotated[str, typer.Option("--name", help="单位名称 / unit name")],
+    kind: Annotated[str, typer.Option("--kind", help="department | enterprise | other")] = "department",
+    division: Annotated[str | None, typer.Option("--division", help="行政区划代码 / division code")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a unit (a department, the data bureau, an enterprise) that users and cameras can belong to."""
+    with _accounts(data_dir) as accounts:
+        unit = accounts.create_unit(code, name, kind, division, actor=ACTOR)
+    console.print(f"已创建单位 / created unit {unit.code} ({unit.name})")
 
 
 @user_app.command("list")

@@ -4,6 +4,10 @@ Chromium is the distribution's (``/usr/bin/chromium``, or XUELIANG_CHROMIUM); Pl
 are never used. Each test gets a fresh profile (user-data-dir) and leaves a screenshot and the browser console
 under XUELIANG_TEST_ARTIFACTS (default tests/e2e/artifacts/, gitignored). Without Chromium the browser tests skip,
 and FAIL under CI=true.
+
+Every page that shows video needs a signed-in browser: :func:`open_signed_in` opens a page, follows it to the real
+sign-in page (/login?next=...), signs in there and waits to be back. Tests that serve the platform's app in a
+thread run on SQLite only (:data:`SQLITE_ONLY`): the browser is what they test, both databases are tested below.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import uvicorn
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
 from starlette.types import ASGIApp
+
+from xueliang.api.routers.player import player_assets
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = os.environ.get("XUELIANG_CHROMIUM", "/usr/bin/chromium")
@@ -37,6 +44,9 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT_S = 10.0
 DEFAULT_TIMEOUT_MS = 15_000
+LOGIN_URL = re.compile(r"/login\?")
+# the platform fixture (tests/conftest.py) on SQLite only, for tests whose subject is the browser
+SQLITE_ONLY = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 def require_tool(name: str, why: str) -> str:
@@ -67,6 +77,16 @@ def chromium_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def vendored() -> None:
+    """The player page's vendored players (mpegts.js, hls.js); without them it answers 503."""
+    if not player_assets().vendor_ready():
+        message = "the player is not built: run scripts/build-web (npm ci + build in web/player)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +165,22 @@ def start_server(app: ASGIApp) -> LiveServer:
             raise RuntimeError(f"test server on port {port} did not start")
         time.sleep(0.02)
     return LiveServer(server=server, thread=thread, port=port)
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """On the sign-in page: fill the form and submit it, as a person would."""
+    expect(page.locator("#login-form")).to_be_visible()
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("#submit").click()
+
+
+def open_signed_in(page: Page, url: str, username: str, password: str) -> None:
+    """Open ``url`` in a browser nobody signed in to: the page must send it to the sign-in page with itself as
+    ``next``; sign in there; the sign-in page must bring the browser back to ``url``."""
+    page.goto(url)
+    page.wait_for_url(LOGIN_URL)
+    wanted = urlsplit(url)
+    assert parse_qs(urlsplit(page.url).query)["next"] == [wanted.path + (f"?{wanted.query}" if wanted.query else "")]
+    sign_in(page, username, password)
+    page.wait_for_url(url)

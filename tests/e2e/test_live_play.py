@@ -10,6 +10,10 @@ ways RTP reaches the media node are each exercised by a browser that must see th
 - H.265 plays in Chromium (which has no HEVC decoder) through the transcoded H.264 variant, chosen by the page;
 - the snapshot URL gives a real JPEG of the stream's size;
 - ending the session (the page's DELETE) leaves ``GET /api/v1/streams`` without that session.
+
+Every browser signs in through the sign-in page first, as the unit administrator of the platform's own unit
+(made with ``xueliang user create`` before the platform starts), which owns the simulated cameras; the test's own
+API calls carry that user's Bearer token.
 """
 
 from __future__ import annotations
@@ -30,10 +34,14 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
+from .conftest import open_signed_in
+
 PLATFORM_ID = "34150000002000000001"
 PASSWORD = "e2e-password-1"
 PREFIXES = {"h264": "3415020000", "h265": "3415030000"}  # the simulator's ID prefix tells the codec apart
 PLAYING_TIMEOUT_MS = 30_000
+ADMIN = "admin"
+ADMIN_PASSWORD = "E2e-Live-Passw0rd!"
 
 
 def _free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -96,6 +104,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("XUELIANG_")}
     env.update(
         PYTHONUNBUFFERED="1",
+        XUELIANG_ACCESS_TOKEN_TTL="3600",  # the module's Bearer token outlives the module
         XUELIANG_MEDIA_RTP_PORT_MIN=str(rtp_min),
         XUELIANG_MEDIA_RTP_PORT_MAX=str(rtp_min + 99),
         XUELIANG_MEDIA_RTP_MUX_PORT="0",
@@ -113,10 +122,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     log_path = workdir / "serve.log"
     base = f"http://127.0.0.1:{http_port}"
     sims: list[subprocess.Popen[bytes]] = []
+    create_admin = [
+        sys.executable, "-c", "from xueliang.cli import main; main()", "user", "create", ADMIN,
+        "--password", ADMIN_PASSWORD, "--role", "unit_admin", "--data-dir", str(workdir / "data"),
+    ]  # fmt: skip
+    created = subprocess.run(create_admin, cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stdout + created.stderr
     with log_path.open("wb") as log, httpx.Client(base_url=base, timeout=30.0) as http:
         server = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait(lambda: _healthy(http), 30, "the platform to start", log_path)
+            token = http.post("/api/v1/auth/token", data={"username": ADMIN, "password": ADMIN_PASSWORD})
+            assert token.status_code == 200, token.text
+            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
             sims.append(_sim(workdir, sip_port, "h264"))
             sims.append(_sim(workdir, sip_port, "h265"))
             devices: dict[str, str] = {}
@@ -169,7 +187,7 @@ def _stop_all_streams(live: Live) -> None:
 
 
 def _assert_playing(page: Page, url: str) -> dict[str, float]:
-    page.goto(url)
+    open_signed_in(page, url, ADMIN, ADMIN_PASSWORD)
     page.wait_for_selector("body[data-state=playing]", timeout=PLAYING_TIMEOUT_MS)
     first = page.evaluate("window.xueliangPlayer.video.currentTime")
     page.wait_for_timeout(2500)
@@ -209,6 +227,7 @@ def test_camera_plays_in_chromium(live: Live, page: Page, codec: str, transport:
     camera = _camera_of(live, live.devices[codec])
     _assert_playing(page, f"{live.base}/play/{camera}?format={player_format}")
     assert page.evaluate("document.body.dataset.variant") == ("h264" if codec == "h265" else "native")
+    assert page.evaluate("document.body.dataset.treatment") == "full"  # the unit's own camera: no grant, no mask
     (stream,) = [s for s in live.http.get("/api/v1/streams").json()["items"] if s["camera_id"] == camera]
     assert (stream["transport"], stream["codec"]) == (transport, codec)
     assert stream["sessions"], "the page's viewing session is listed"
@@ -228,6 +247,7 @@ def test_play_api_snapshot_and_session_end(live: Live) -> None:
     response = live.http.post(f"/api/v1/cameras/{camera}/play", json={})
     assert response.status_code == 200, response.text
     play = response.json()
+    assert (play["treatment"], play["grant"]) == ("full", None)
     for key in ("flv", "ws_flv", "hls", "snapshot"):
         assert play[key].split("://")[1].startswith("127.0.0.1:"), play[key]
         assert "token=" in play[key]

@@ -1,11 +1,12 @@
 """The player page (/play/{camera_id}) in headless Chromium, against real media made by ffmpeg.
 
-Two real HTTP servers: the "platform" (the player router plus a stand-in for POST /api/v1/cameras/{id}/play) and,
-on another origin as in production, a stand-in "media node" serving an H.264 FLV file as live HTTP-FLV and WS-FLV
+Two real HTTP servers: the "platform" (the player and sign-in pages, the real /api/v1/auth routes on a real
+database, and stand-ins for the play API behind the real authentication: cookie plus X-CSRF-Token) and, on another
+origin as in production, a stand-in "media node" serving an H.264 FLV file as live HTTP-FLV and WS-FLV
 (tags paced by their timestamps), an fMP4 HLS stream (ffmpeg -f hls -hls_segment_type fmp4) and a JPEG snapshot,
 all behind a token. The page must play each format for real: currentTime advances, readyState >= 2 and the
-picture drawn to a canvas is not blank. The end-to-end test against `xueliang serve` and a simulated camera builds
-on this harness.
+picture drawn to a canvas is not blank. Every test first opens the player signed out and signs in through the
+sign-in page. The end-to-end test against `xueliang serve` and a simulated camera builds on this harness.
 """
 
 from __future__ import annotations
@@ -21,21 +22,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from playwright.sync_api import Page, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from tests.conftest import TEST_PASSWORD, Users
 
-from xueliang.api.routers import player
-from xueliang.api.routers.player import player_assets
+from xueliang.api.auth_deps import CurrentPrincipal, current_principal, install_auth_errors
+from xueliang.api.errors import install_error_handlers
+from xueliang.api.routers import auth, login_page, player
+from xueliang.app import Platform
+from xueliang.sharing.sessions import CSRF_HEADER, SessionService
 
-from .conftest import IN_CI, LiveServer, require_tool, start_server
+from .conftest import SQLITE_ONLY, LiveServer, open_signed_in, require_tool, start_server
 
 CAMERA = "34020000001320000001"
 CAMERA_NAME = "测试路口东向西"
+VIEWER = "zhang"
 TOKEN = "t0k3n-for-tests"
 WIDTH, HEIGHT, FPS, SECONDS = 320, 240, 25, 12
 FLV_HEADER_BYTES = 9 + 4  # FLV header, then PreviousTagSize0
@@ -46,7 +52,7 @@ MIN_PIXEL_VARIANCE = 400.0  # testsrc2 is far above this; a black or flat frame 
 SILENT_FOREVER_S = 3600
 STOP_AFTER_MS = 1500
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, SQLITE_ONLY]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +134,31 @@ class FakePlatform:
     media_url: str = ""
     play_status: int = 200
     play_error: str = ""
+    play_code: str = ""  # set: the refusal comes as the platform's errors do (error, message_zh, message_en)
+    play_error_en: str = ""
     codec: str = "h264"
+    treatment: str = "full"
+    grant: str | None = None
     flv_stop_after_ms: int | None = None
     flv_hold_open: bool = False
     sign_playlists: bool = False
     play_requests: list[dict[str, Any]] = field(default_factory=list)
     ended_sessions: list[str] = field(default_factory=list)
     media_requests: list[str] = field(default_factory=list)
+    viewers: list[str] = field(default_factory=list)  # who the real authentication said each play call came from
+    csrf_tokens: list[str | None] = field(default_factory=list)  # the X-CSRF-Token of each POST and DELETE
 
     def answer(self, camera_id: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.play_requests.append(request)
+        if self.play_status != 200 and self.play_code:
+            english = self.play_error_en or self.play_error
+            return self.play_status, {
+                "error": self.play_code,
+                "message": self.play_error,
+                "message_zh": self.play_error,
+                "message_en": english,
+                "detail": None,
+            }
         if self.play_status != 200:
             return self.play_status, {"detail": self.play_error}
         variants = ["native", "h264"] if self.codec == "h265" else ["native"]
@@ -157,6 +178,8 @@ class FakePlatform:
             "expires_at": "2099-01-01T00:00:00Z",
             "width": WIDTH,
             "height": HEIGHT,
+            "treatment": self.treatment,
+            "grant": self.grant,
         }
 
 
@@ -214,51 +237,57 @@ def media_app(fake: FakePlatform, media: Media) -> Starlette:
     )
 
 
-def platform_app(fake: FakePlatform) -> Starlette:
-    """The player router as the platform mounts it, plus the API calls the page makes."""
-    pages = FastAPI()
-    pages.include_router(player.router)
+def platform_app(fake: FakePlatform, sessions: SessionService) -> FastAPI:
+    """The pages as the platform mounts them, the real /api/v1/auth on a real database (``app.state.auth``), and
+    stand-ins for the API calls the player makes, behind the real authentication (cookie, and X-CSRF-Token on
+    POST and DELETE)."""
+    app = FastAPI()
+    app.state.auth = sessions
+    install_error_handlers(app)
+    install_auth_errors(app)
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
 
-    async def play(request: Request) -> Response:
+    @api.post("/cameras/{camera}/play")
+    async def play(camera: str, request: Request, principal: CurrentPrincipal) -> Response:
+        fake.viewers.append(principal.id)
+        fake.csrf_tokens.append(request.headers.get(CSRF_HEADER))
         raw = await request.body()
-        status, answer = fake.answer(request.path_params["camera"], json.loads(raw) if raw else {})
+        status, answer = fake.answer(camera, json.loads(raw) if raw else {})
         return JSONResponse(answer, status_code=status)
 
-    async def end_session(request: Request) -> Response:
-        fake.ended_sessions.append(request.path_params["session"])
+    @api.delete("/play-sessions/{session}")
+    async def end_session(session: str, request: Request) -> Response:
+        fake.csrf_tokens.append(request.headers.get(CSRF_HEADER))
+        fake.ended_sessions.append(session)
         return Response(status_code=204)
 
-    async def camera(request: Request) -> Response:
-        return JSONResponse({"platform_id": request.path_params["camera"], "name": CAMERA_NAME})
+    @api.get("/cameras/{camera}")
+    async def camera(camera: str) -> Response:
+        return JSONResponse({"platform_id": camera, "name": CAMERA_NAME})
 
-    return Starlette(
-        routes=[
-            Route("/api/v1/cameras/{camera}/play", play, methods=["POST"]),
-            Route("/api/v1/cameras/{camera}", camera),
-            Route("/api/v1/play-sessions/{session}", end_session, methods=["DELETE"]),
-            Mount("/", app=pages),
-        ]
-    )
-
-
-@pytest.fixture(scope="session")
-def vendored() -> None:
-    if not player_assets().vendor_ready():
-        message = "the player is not built: run scripts/build-web (npm ci + build in web/player)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(api)
+    app.include_router(login_page.router)
+    app.include_router(player.router)
+    return app
 
 
 @pytest.fixture
-def servers(media: Media, vendored: None) -> Iterator[tuple[FakePlatform, LiveServer]]:
+def servers(
+    media: Media, vendored: None, platform: Platform, users: Users
+) -> Iterator[tuple[FakePlatform, LiveServer]]:
+    users.create(VIEWER, "operator")
     fake = FakePlatform()
     media_server = start_server(media_app(fake, media))
     fake.media_url = media_server.url
-    platform_server = start_server(platform_app(fake))
+    platform_server = start_server(platform_app(fake, platform.auth))
     yield fake, platform_server
     platform_server.stop()
     media_server.stop()
+
+
+def open_player(page: Page, url: str) -> None:
+    open_signed_in(page, url, VIEWER, TEST_PASSWORD)
 
 
 READ_PICTURE = """() => {
@@ -298,11 +327,16 @@ def assert_playing(page: Page) -> None:
 def test_each_format_plays_in_chromium(servers: tuple[FakePlatform, LiveServer], page: Page, fmt: str) -> None:
     fake, platform = servers
     fake.sign_playlists = fmt == "native-hls"
-    page.goto(f"{platform.url}/play/{CAMERA}?format={fmt}")
+    open_player(page, f"{platform.url}/play/{CAMERA}?format={fmt}")
     assert_playing(page)
     assert page.locator("body").get_attribute("data-format") == fmt
     expect(page.locator("#camera-name")).to_have_text(CAMERA_NAME)
     assert len(fake.play_requests) == 1
+    assert fake.viewers == [VIEWER]  # the cookie session, with its CSRF token (the real dependency checks it)
+    assert fake.csrf_tokens == [page.evaluate("window.xueliangPlayer.csrf")]
+    expect(page.locator("#user")).to_contain_text(VIEWER)
+    expect(page.locator("#treatment")).to_be_hidden()
+    assert page.locator("body").get_attribute("data-treatment") == "full"
     assert "variant" not in fake.play_requests[0]
     assert sorted(fake.play_requests[0]["formats"]) == ["flv", "hls", "ws_flv"]  # what this browser can play
     assert fake.media_requests, "the media node was never asked"
@@ -318,7 +352,7 @@ def test_a_stream_that_stops_is_not_shown_as_playing(
     """A source that falls silent shows "stalled"; one whose server closes the stream shows "ended"."""
     fake, platform = servers
     fake.flv_stop_after_ms, fake.flv_hold_open = STOP_AFTER_MS, hold_open
-    page.goto(f"{platform.url}/play/{CAMERA}?format=flv")
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=flv")
     body = page.locator("body")
     expect(body).to_have_attribute("data-state", "playing")
     expect(body).to_have_attribute("data-state", final_state)
@@ -331,7 +365,7 @@ def test_a_stream_that_stops_is_not_shown_as_playing(
 
 def test_snapshot_shows_the_picture(servers: tuple[FakePlatform, LiveServer], page: Page) -> None:
     _, platform = servers
-    page.goto(f"{platform.url}/play/{CAMERA}?format=flv")
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=flv")
     expect(page.locator("#snapshot")).to_be_enabled()
     page.locator("#snapshot").click()
     image = page.locator("#snapshot-image")
@@ -344,7 +378,7 @@ def test_play_error_shows_the_server_detail(servers: tuple[FakePlatform, LiveSer
     fake, platform = servers
     fake.play_status = 409
     fake.play_error = "设备离线：34020000001320000001 / the device is offline"
-    page.goto(f"{platform.url}/play/{CAMERA}?lang=en")
+    open_player(page, f"{platform.url}/play/{CAMERA}?lang=en")
     expect(page.locator("body")).to_have_attribute("data-state", "error")
     expect(page.locator("#error")).to_have_text(fake.play_error)
     expect(page.locator("#status")).to_have_text("error")
@@ -354,20 +388,21 @@ def test_play_error_shows_the_server_detail(servers: tuple[FakePlatform, LiveSer
 
 def test_leaving_the_page_ends_the_viewing_session(servers: tuple[FakePlatform, LiveServer], page: Page) -> None:
     fake, platform = servers
-    page.goto(f"{platform.url}/play/{CAMERA}?format=hls")
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=hls")
     expect(page.locator("body")).to_have_attribute("data-state", "playing")
     session = page.evaluate("window.xueliangPlayer.session")
     assert session and fake.ended_sessions == []
     page.goto("about:blank")
     page.wait_for_timeout(500)
     assert fake.ended_sessions == [session]
+    assert len(set(fake.csrf_tokens)) == 1 and None not in fake.csrf_tokens  # the DELETE carried it too
 
 
 def test_h265_camera_is_switched_to_the_h264_variant(servers: tuple[FakePlatform, LiveServer], page: Page) -> None:
     """Chromium on Linux cannot decode H.265: the page asks for the transcoded variant itself."""
     fake, platform = servers
     fake.codec = "h265"
-    page.goto(f"{platform.url}/play/{CAMERA}?format=flv")
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=flv")
     expect(page.locator("body")).to_have_attribute("data-state", "playing")
     if page.evaluate("window.xueliangPlayer.capabilities.hvc1"):
         assert [r.get("variant") for r in fake.play_requests] == [None]
@@ -385,7 +420,7 @@ def test_h265_camera_is_switched_to_the_h264_variant(servers: tuple[FakePlatform
 def test_chromium_media_capabilities(servers: tuple[FakePlatform, LiveServer], page: Page, artifacts_dir: Path) -> None:
     """What this Chromium's MSE accepts (recorded as an artefact): H.264 must play; H.265 decides the variant."""
     _, platform = servers
-    page.goto(f"{platform.url}/play/{CAMERA}?format=flv")
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=flv")
     capabilities = page.evaluate("window.xueliangPlayer.capabilities")
     native_hls = page.evaluate("window.xueliangPlayer.video.canPlayType('application/vnd.apple.mpegurl')")
     (artifacts_dir / "chromium_native_hls.txt").write_text(
@@ -394,3 +429,85 @@ def test_chromium_media_capabilities(servers: tuple[FakePlatform, LiveServer], p
     (artifacts_dir / "chromium_media_capabilities.json").write_text(json.dumps(capabilities, indent=2) + "\n")
     assert capabilities["avc1"] is True
     assert set(capabilities) == {"avc1", "hvc1", "hev1"}
+
+
+def test_a_desensitised_grant_shows_the_badge(servers: tuple[FakePlatform, LiveServer], page: Page) -> None:
+    """The server decides the treatment; the page says so (and shows the grant)."""
+    fake, platform = servers
+    fake.treatment, fake.grant = "masked", "g-7f3a"
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=flv")
+    assert_playing(page)
+    badge = page.locator("#treatment")
+    expect(badge).to_be_visible()
+    expect(badge).to_have_text("已脱敏")
+    assert page.locator("body").get_attribute("data-treatment") == "masked"
+    assert page.evaluate("window.xueliangPlayer.grant") == fake.grant
+    expect(page.locator("#info")).to_contain_text(fake.grant)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "zh", "en"),
+    [
+        (403, "no_grant", "无有效授权", "no valid grant covers this camera, mode and time"),
+        (
+            429,
+            "unit_stream_limit",
+            "本单位同时观看的视频已达上限（2 路）",
+            "your unit already holds 2 viewing sessions",
+        ),
+    ],
+    ids=["no_grant", "unit_stream_limit"],
+)
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_refusal_shows_the_server_message(
+    servers: tuple[FakePlatform, LiveServer], page: Page, status: int, code: str, zh: str, en: str, lang: str
+) -> None:
+    fake, platform = servers
+    fake.play_status, fake.play_code, fake.play_error, fake.play_error_en = status, code, zh, en
+    open_player(page, f"{platform.url}/play/{CAMERA}?lang={lang}")
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-state", "error")
+    expect(body).to_have_attribute("data-error-code", code)
+    error = page.locator("#error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(en if lang == "en" else zh)
+    assert page.evaluate("window.xueliangPlayer.error_code") == code
+    assert fake.media_requests == []
+    assert page.url.startswith(f"{platform.url}/play/")  # refused is not signed out: the page stays
+
+
+def test_signing_out_ends_the_session_and_the_player_asks_to_sign_in(
+    servers: tuple[FakePlatform, LiveServer], page: Page
+) -> None:
+    fake, platform = servers
+    url = f"{platform.url}/play/{CAMERA}?format=hls"
+    open_player(page, url)
+    expect(page.locator("body")).to_have_attribute("data-state", "playing")
+    session = page.evaluate("window.xueliangPlayer.session")
+    page.locator("#logout").click()
+    page.wait_for_url(f"{platform.url}/login?next=%2Fplay%2F{CAMERA}%3Fformat%3Dhls")
+    assert fake.ended_sessions == [session]  # ended before the login was
+    assert page.request.get(f"{platform.url}/api/v1/auth/me").status == 401
+    page.goto(url)
+    page.wait_for_url(f"{platform.url}/login?next=%2Fplay%2F{CAMERA}%3Fformat%3Dhls")
+    assert len(fake.play_requests) == 1
+
+
+def test_a_post_with_the_cookie_but_without_the_csrf_header_is_refused(
+    servers: tuple[FakePlatform, LiveServer], page: Page
+) -> None:
+    """What a forged cross-site request looks like from the browser: the cookie alone. 403, and never reaches the
+    play API; the same request with the session's token does."""
+    fake, platform = servers
+    open_player(page, f"{platform.url}/play/{CAMERA}?format=flv")
+    expect(page.locator("body")).to_have_attribute("data-state", "playing")
+    post = """async ([camera, token]) => {
+        const headers = {"Content-Type": "application/json"};
+        if (token) headers["X-CSRF-Token"] = token;
+        const response = await fetch("/api/v1/cameras/" + camera + "/play", {method: "POST", headers, body: "{}"});
+        return [response.status, (await response.json()).error || null];
+    }"""
+    assert page.evaluate(post, [CAMERA, None]) == [403, "csrf"]
+    assert len(fake.play_requests) == 1
+    assert page.evaluate(post, [CAMERA, page.evaluate("window.xueliangPlayer.csrf")]) == [200, None]
+    assert len(fake.play_requests) == 2

@@ -6,7 +6,11 @@ valid class-3 point in the centre of its county with a name that follows the def
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +98,55 @@ def units(platform: Platform) -> dict[str, str]:
             [NewUnit(code, name, "department", "341500") for code, name in known.items()]
         )
     return known
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SERVER = Path(__file__).parent / "media" / "rtsp_server.py"
+RTSP_PASSWORD = "s3cret-pw"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _gstreamer_available() -> bool:
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="module")
+def rtsp_url() -> Iterator[str]:
+    """A live H.264 test camera over RTSP (GStreamer's server, run by the system Python), with basic auth."""
+    if not _gstreamer_available():
+        if IN_CI:
+            pytest.fail("GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) missing under CI")
+        pytest.skip("GStreamer RTSP server packages are not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), str(port), "admin", RTSP_PASSWORD], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        yield f"rtsp://admin:{RTSP_PASSWORD}@127.0.0.1:{port}/cam"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+REDIS_URL = os.environ.get("XUELIANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis (CI runs one at 127.0.0.1:6379): skipped locally without it, a failure under CI=true."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"Redis not reachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    return REDIS_URL

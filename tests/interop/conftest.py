@@ -74,6 +74,10 @@ def _xueliang_command() -> list[str]:
     return [sys.executable, "-c", "from xueliang.cli import main; main()"]
 
 
+ADMIN = "interop-admin"
+ADMIN_PASSWORD = "Sipp-Peer-Check-2026!"
+
+
 @dataclass(frozen=True)
 class PlatformServer:
     http: httpx.Client
@@ -124,11 +128,21 @@ def serving(workdir: Path, *, accept_unknown: bool) -> Iterator[PlatformServer]:
     # the media node's shared RTP port: any free one, so two platforms (and a developer's demo) can run at once
     env["XUELIANG_MEDIA_RTP_MUX_PORT"] = "0"
     log_path = workdir / "serve.log"
+    # the API needs a signed-in caller: the platform unit's administrator, made as an operator makes the first one
+    create_admin = [
+        *_xueliang_command(), "user", "create", ADMIN, "--password", ADMIN_PASSWORD, "--role", "unit_admin",
+        "--data-dir", str(workdir / "data"),
+    ]  # fmt: skip
+    created = subprocess.run(create_admin, cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stdout + created.stderr
     with log_path.open("wb") as log, httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10.0) as http:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         server = PlatformServer(http, ("127.0.0.1", sip_port), log_path)
         try:
             _wait_healthy(process, http, server)
+            token = http.post("/api/v1/auth/token", data={"username": ADMIN, "password": ADMIN_PASSWORD})
+            assert token.status_code == 200, token.text
+            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
             yield server
         finally:
             process.send_signal(signal.SIGINT)  # uvicorn shuts down the app (and the SIP endpoint) cleanly

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from xueliang.api.deps import get_platform
 from xueliang.api.errors import ApiError, _body, _language
 from xueliang.domain.audit import AuditUnavailableError
+from xueliang.domain.policy import AdminAction, GrantIndex, decide
 from xueliang.domain.principals import Principal, PrincipalKind, Role
 from xueliang.sharing.accounts import AccountError
 from xueliang.sharing.sessions import (
@@ -28,8 +28,8 @@ from xueliang.sharing.sessions import (
     Authenticated,
     AuthenticationError,
     SessionService,
-    build_session_service,
 )
+from xueliang.store.models import utcnow
 
 API_KEY_HEADER = "X-API-Key"
 CHALLENGE = 'Bearer realm="xueliang"'
@@ -83,13 +83,10 @@ def from_account_error(exc: AccountError) -> AuthApiError:
 
 
 def get_sessions(request: Request) -> SessionService:
-    """The process's :class:`SessionService`: ``app.state.auth`` when the composition root set one, otherwise
-    built once from the platform (its audit sink when it has one)."""
+    """The process's :class:`SessionService`: ``app.state.auth`` when a test set one, else the platform's."""
     service: SessionService | None = getattr(request.app.state, "auth", None)
     if service is None:
-        platform = get_platform(request)
-        service = build_session_service(platform.settings, platform.sessions, audit=getattr(platform, "audit", None))
-        request.app.state.auth = service
+        service = request.app.state.platform.auth
     return service
 
 
@@ -149,6 +146,23 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return dependency
+
+
+def require_action(action: AdminAction) -> Callable[[Principal], Principal]:
+    """A dependency admitting principals the policy allows ``action`` (no camera concerned), 403 otherwise."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        decision = decide(principal, action, None, utcnow(), EMPTY_GRANTS)
+        if not decision.allowed:
+            raise AuthApiError(403, "forbidden", decision.reason_zh, decision.reason_en)
+        return principal
+
+    return dependency
+
+
+EMPTY_GRANTS = GrantIndex()
+ARCHIVE_READ = Depends(require_action(AdminAction.ARCHIVE_READ))  # router-wide on the archive's routers
+ARCHIVE_MANAGE = Depends(require_action(AdminAction.ARCHIVE_MANAGE))  # on each route that changes it
 
 
 def require_scopes(*scopes: str) -> Callable[[Principal], Principal]:

@@ -30,6 +30,7 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     STREAM_STOP = "stream_stop"
     ACCESS_DENIED = "access_denied"
+    AUDIT_READ = "audit_read"  # an auditor's query, report or export of the audit log itself
 
 
 @dataclass(frozen=True, slots=True)

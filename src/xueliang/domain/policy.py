@@ -12,6 +12,7 @@ The rules:
   for the principal's unit (and the principal, when the grant names one), covering the camera, with the mode.
   A grant with DESENSITISED among its modes yields Treatment.MASKED for every use; asking for DESENSITISED
   always yields MASKED.
+- PTZ needs an operator or unit administrator who may watch the camera live, in full.
 - Administration: sysadmin manages users and configuration (and edits the archive); the auditor reads the audit
   log; the security administrator creates, revokes and renews grants; a unit administrator publishes its own
   cameras, revokes grants on them and decides the owner step for them. Nobody approves a request their own
@@ -41,6 +42,10 @@ class AdminAction(StrEnum):
     USER_MANAGE = "user.manage"
     CONFIG_EDIT = "config.edit"
     CAMERA_EDIT = "camera.edit"
+    ARCHIVE_READ = "archive.read"  # the archive, devices and their state: every role but the auditor
+    ARCHIVE_MANAGE = "archive.manage"  # imports, devices, bulk archive work: sysadmin or a unit administrator
+    STREAMS_MANAGE = "streams.manage"  # see and stop a media node's streams (metadata, no video)
+    PTZ = "ptz"  # move a camera: an operator or unit administrator who may watch it live (in full)
 
 
 Action = Mode | AdminAction
@@ -163,7 +168,22 @@ def decide(
         if camera is None:
             return _deny("未指定摄像机", "no camera given")
         return _decide_video(principal, action, camera, now, grants)
+    if action is AdminAction.PTZ:
+        return _decide_ptz(principal, camera, now, grants)
     return _decide_admin(principal, action, camera, context)
+
+
+def _decide_ptz(principal: Principal, camera: CameraRef | None, now: dt.datetime, grants: GrantIndex) -> Decision:
+    if camera is None:
+        return _deny("未指定摄像机", "no camera given")
+    if principal.kind is not PrincipalKind.UPPER_PLATFORM and not principal.roles & {Role.UNIT_ADMIN, Role.OPERATOR}:
+        return _deny("仅单位管理员或操作员可控制云台", "only unit administrators and operators move cameras")
+    if principal.kind is PrincipalKind.API_KEY and AdminAction.PTZ.value not in principal.scopes:
+        return _deny("API 密钥无 ptz 权限范围", "the API key lacks the ptz scope")
+    live = _decide_video(principal, Mode.LIVE, camera, now, grants)
+    if live.allowed and live.treatment is Treatment.MASKED:
+        return _deny("脱敏授权不含云台控制", "a desensitised grant does not include moving the camera")
+    return live
 
 
 def _decide_video(
@@ -229,6 +249,12 @@ def _decide_admin(
         return _role(Role.SYSADMIN in roles, "系统管理员", "system administrator")
     if action is AdminAction.AUDIT_READ:
         return _role(Role.AUDITOR in roles, "审计员", "auditor")
+    if action is AdminAction.ARCHIVE_READ:
+        return _role(bool(roles - {Role.AUDITOR}), "除审计员外的角色", "any role but the auditor")
+    if action in (AdminAction.ARCHIVE_MANAGE, AdminAction.STREAMS_MANAGE):
+        return _role(
+            bool(roles & {Role.SYSADMIN, Role.UNIT_ADMIN}), "系统管理员或单位管理员", "system or unit administrator"
+        )
     if action is AdminAction.CAMERA_EDIT:
         return _role(Role.SYSADMIN in roles or (Role.UNIT_ADMIN in roles and owns), "管理员", "administrator")
     if action is AdminAction.SHARE_PUBLISH:

@@ -8,7 +8,11 @@ when
 - its last FLV connection closes (a page that navigates away or a player that gives up),
 - it stays idle for ``idle_timeout_s``: no connection open and no HLS request or snapshot (a play call whose URLs
   are never opened, an HLS player that stopped polling),
-- the stream ends for everyone (device BYE, operator stop), or an operator ends the session.
+- the stream ends for everyone (device BYE, operator stop), or an operator ends the session,
+- the grant it was opened under is revoked or expires (:meth:`PlaySessions.close_grant`).
+
+Each session carries who it is for (``unit``, ``grant``) and an opaque ``ticket`` the API side attached (the
+policy's answer, for the audit record the ``on_end`` hook writes when the session ends, whatever ends it).
 
 Ending a session releases only its viewing; the stream lingers for its other viewers (or, if it was the last,
 for the manager's linger time). Connections of an ended session are closed through the closers they registered.
@@ -44,6 +48,9 @@ class PlaySession:
     closed: bool = False
     close_reason: str = ""
     closers: set[Callable[[str], None]] = field(default_factory=set)
+    unit: str | None = None  # the unit the viewer acts for (per-unit stream limits)
+    grant: str | None = None  # the grant it was opened under (None: the unit's own camera)
+    ticket: object = None  # the API side's record of the authorisation, handed back to ``on_end``
 
     @property
     def id(self) -> str:
@@ -63,8 +70,10 @@ class PlaySessions:
         *,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
+        on_end: Callable[[PlaySession], None] | None = None,
     ) -> None:
         self._manager = manager
+        self.on_end = on_end
         self._idle_timeout_s = idle_timeout_s
         self._clock = clock
         self._sessions: dict[str, PlaySession] = {}
@@ -73,11 +82,21 @@ class PlaySessions:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    async def open(self, source: PlaySource, variant: str) -> PlaySession:
+    async def open(
+        self,
+        source: PlaySource,
+        variant: str,
+        *,
+        unit: str | None = None,
+        grant: str | None = None,
+        ticket: object = None,
+    ) -> PlaySession:
         """Start (or join) the camera's stream and open a session on it; raises PlayError when it cannot."""
         viewing = await self._manager.acquire(source, variant)
         now = self._clock()
-        session = PlaySession(viewing, source.camera_id, opened_at=now, last_active=now)
+        session = PlaySession(
+            viewing, source.camera_id, opened_at=now, last_active=now, unit=unit, grant=grant, ticket=ticket
+        )
         self._sessions[session.id] = session
         logger.info("play session %s opened on %s (%s)", session.id, session.stream_id, viewing.variant)
         return session
@@ -129,6 +148,22 @@ class PlaySessions:
         for closer in list(session.closers):
             closer(reason)
         logger.info("play session %s ended: %s", session.id, reason)
+        if self.on_end is not None:
+            try:
+                self.on_end(session)
+            except Exception:  # the session is over either way; the hook's owner logs its own failure
+                logger.exception("play session %s: end hook failed", session.id)
+
+    def count(self, unit: str) -> int:
+        """Open sessions held by ``unit``."""
+        return sum(1 for s in self._sessions.values() if s.unit == unit)
+
+    async def close_grant(self, grant_id: str, reason: str) -> int:
+        """End every session opened under ``grant_id`` (revoked or expired); returns how many ended."""
+        ended = [s.id for s in self._sessions.values() if s.grant == grant_id]
+        for session_id in ended:
+            await self.close(session_id, reason)
+        return len(ended)
 
     def sessions(self, stream_id: str | None = None) -> list[PlaySession]:
         return [s for s in self._sessions.values() if stream_id is None or s.stream_id == stream_id]

@@ -42,50 +42,24 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from xueliang.config import Settings
 from xueliang.domain.audit import AuditAction, AuditEvent, AuditSink
 from xueliang.domain.principals import Principal, PrincipalKind, Role
 from xueliang.store.accounts import AccountRepository, ApiKeyRecord, NewUser, UserRecord
 from xueliang.store.db import transaction
 from xueliang.store.models import utcnow
-from xueliang.store.units import NewUnit, UnitRepository
+from xueliang.store.units import NewUnit, UnitInfo, UnitRepository
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")  # no ':' (API key principals are "apikey:<prefix>")
 SCOPE = re.compile(r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)*$")
 API_KEY = re.compile(r"^xk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes any length; a megabyte "password" is a denial of service
+UNIT_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UNIT_KINDS = frozenset({"department", "enterprise", "other"})
 EXCLUSIVE_ROLES = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
-
-
-class AuthSettings(BaseSettings):
-    """Account and session settings (``XUELIANG_`` environment; to move into ``config.Settings``)."""
-
-    model_config = SettingsConfigDict(env_prefix="XUELIANG_", env_file=".env", extra="ignore", frozen=True)
-
-    platform_unit: str = Field(
-        default="PLATFORM", min_length=1, max_length=64, description="Unit code of the platform's own unit"
-    )
-    password_min_length: int = Field(default=12, ge=8, le=128, description="Shortest password accepted")
-    password_min_classes: int = Field(
-        default=3, ge=1, le=4, description="Character classes required (lower, upper, digit, other)"
-    )
-    login_max_failures: int = Field(default=5, ge=1, description="Bad passwords in a row before the account locks")
-    login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked")
-    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id iterations")
-    argon2_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB)")
-    argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes")
-    access_token_ttl: int = Field(default=900, ge=30, le=86400, description="Lifetime of an access token (s)")
-    refresh_token_ttl: int = Field(default=86400, ge=60, description="Lifetime of one refresh token (s)")
-    session_max_age: int = Field(default=7 * 86400, ge=60, description="Longest a token login lasts by refreshing")
-    console_idle_timeout: int = Field(default=1800, ge=60, description="Console session ends after this idle (s)")
-    console_max_age: int = Field(default=43200, ge=60, description="Console session ends after this at most (s)")
-    cookie_secure: bool | None = Field(
-        default=None, description="Secure flag of the session cookie; default: set when the request is HTTPS"
-    )
 
 
 class AccountError(Exception):
@@ -141,6 +115,13 @@ class UserNotFoundError(AccountError):
 
     def __init__(self, username: str) -> None:
         super().__init__(f"用户 {username} 不存在", f"No user {username}")
+
+
+class UnitExistsError(AccountError):
+    status = 409
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"单位 {code} 已存在", f"Unit {code} already exists")
 
 
 class ApiKeyInvalidError(AccountError):
@@ -285,11 +266,11 @@ class AccountService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        settings: AuthSettings | None = None,
+        settings: Settings | None = None,
         audit: AuditSink | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.settings = settings or AuthSettings()
+        self.settings = settings or Settings()
         self._sessions = sessions
         self._audit = audit
         self._clock = clock
@@ -386,6 +367,31 @@ class AccountService:
         if unit is None:
             unit = units.create(NewUnit(code, "平台运营单位 / platform operator", "department", auto_created=True))
         return unit.id
+
+    def create_unit(
+        self, code: str, name: str, kind: str = "department", division_code: str | None = None, *, actor: str
+    ) -> UnitInfo:
+        """A unit users can belong to (a department, the data bureau, an enterprise); 409 when it exists."""
+        if not UNIT_CODE.match(code) or not name.strip() or kind not in UNIT_KINDS:
+            raise InvalidAccountError(
+                "单位代码为 1-64 位字母、数字或 _ -，名称必填，类型为 department/enterprise/other",
+                "A unit code is 1-64 letters, digits, _ or -; the name is required; kind is department, "
+                "enterprise or other",
+            )
+        with transaction(self._sessions) as session:
+            units = UnitRepository(session)
+            if units.get_by_code(code) is not None:
+                raise UnitExistsError(code)
+            unit = units.create(NewUnit(code, name.strip(), kind, division_code))
+        self.record(AuditAction.USER_CHANGE, actor, details={"change": "unit_create", "unit": code})
+        return unit
+
+    def ensure_unit(self, code: str, name: str) -> None:
+        """Create the unit unless it exists (the platform's and the data bureau's own units, at start)."""
+        with transaction(self._sessions) as session:
+            units = UnitRepository(session)
+            if units.get_by_code(code) is None:
+                units.create(NewUnit(code, name, "department", auto_created=True))
 
     def get_user(self, username: str) -> UserView:
         with transaction(self._sessions) as session:

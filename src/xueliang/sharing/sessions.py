@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from xueliang.config import Settings
 from xueliang.domain.audit import AuditAction, AuditSink
 from xueliang.domain.principals import Principal
-from xueliang.sharing.accounts import AccountService, AuthSettings, UserView, sha256_hex, user_view
+from xueliang.sharing.accounts import AccountService, UserView, sha256_hex, user_view
 from xueliang.store.accounts import AccountRepository, SessionRecord
 from xueliang.store.crypto import read_or_create_secret_file
 from xueliang.store.db import transaction
@@ -125,7 +125,7 @@ class SessionService:
 
     def __init__(self, accounts: AccountService, sessions: sessionmaker[Session], key: bytes) -> None:
         self.accounts = accounts
-        self.settings: AuthSettings = accounts.settings
+        self.settings: Settings = accounts.settings
         self._sessions = sessions
         self._key = key
 
@@ -331,8 +331,8 @@ def build_session_service(
     sessions: sessionmaker[Session],
     *,
     audit: AuditSink | None = None,
-    auth_settings: AuthSettings | None = None,
+    auth_settings: Settings | None = None,
 ) -> SessionService:
     """Accounts and sessions of one process, the key read from (or created in) the data directory."""
-    accounts = AccountService(sessions, auth_settings or AuthSettings(), audit)
+    accounts = AccountService(sessions, auth_settings or settings, audit)
     return SessionService(accounts, sessions, load_or_create_key(settings.data_dir))

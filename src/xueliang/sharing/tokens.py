@@ -48,6 +48,9 @@ class PlayClaims:
     treatment: str
     grant: str | None
     expires_at: int
+    snapshot: bool = True  # whether the grant allows snapshots of this session (the snapshot mode)
+    viewer: str | None = None  # the principal the session is for
+    unit: str | None = None  # the unit that principal acts for
 
 
 class TokenSigner(Protocol):
@@ -89,6 +92,9 @@ class Ed25519Tokens:
             "var": claims.variant,
             "trt": claims.treatment,
             "grt": claims.grant,
+            "snp": claims.snapshot,
+            "vwr": claims.viewer,
+            "unt": claims.unit,
             "exp": claims.expires_at,
             "iat": int(time.time()),
             "aud": AUDIENCE,
@@ -123,6 +129,9 @@ class Ed25519Tokens:
                 treatment=str(payload["trt"]),
                 grant=None if payload.get("grt") is None else str(payload["grt"]),
                 expires_at=int(payload["exp"]),
+                snapshot=payload.get("snp") is True,  # absent: no snapshot (fail safe)
+                viewer=None if payload.get("vwr") is None else str(payload["vwr"]),
+                unit=None if payload.get("unt") is None else str(payload["unt"]),
             )
         except (TypeError, ValueError) as exc:
             raise PlayTokenError("play token claims malformed") from exc

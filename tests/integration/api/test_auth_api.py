@@ -17,12 +17,12 @@ from xueliang.api.app import create_app
 from xueliang.api.auth_deps import CurrentPrincipal, install_auth_errors, require_roles, require_scopes
 from xueliang.api.routers import auth
 from xueliang.app import Platform
+from xueliang.config import Settings
 from xueliang.domain.principals import Principal, Role
-from xueliang.sharing.accounts import AuthSettings
 from xueliang.sharing.sessions import SessionService, build_session_service
 
 PASSWORD = "Xueliang-2024!"
-FAST = AuthSettings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+FAST = Settings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
 
 protected = APIRouter(prefix="/probe")
 

@@ -128,8 +128,10 @@ def test_governance_report(client: TestClient, units: dict[str, str], make_camer
 
 
 def test_units_and_naming_rule(client: TestClient, units: dict[str, str], make_camera: MakeCamera) -> None:
-    listed = client.get("/api/v1/units").json()
-    assert {u["code"]: u["name"] for u in listed} == units
+    listed = {u["code"]: u["name"] for u in client.get("/api/v1/units").json()}
+    assert listed.pop("PLATFORM") == "平台运营单位 / platform operator"  # the signed-in admin's own unit
+    assert listed.pop("BUREAU") == "数据资源管理局 / data bureau"  # approves share requests
+    assert listed == units
     assert client.get("/api/v1/settings/naming-rule").json()["template"] == "{division}{address}{direction}"
     raw = make_camera(1)  # 金安区梅山路与解放路路口东: follows the default rule
     assert client.put(f"/api/v1/cameras/{raw['platform_id']}", json=raw).json()["warnings"] == []

@@ -28,10 +28,12 @@ def env(engine: Engine, tmp_path: Path) -> dict[str, str]:
 
 
 def counts(engine: Engine) -> tuple[int, int]:
+    """Cameras, and units besides the two every platform starts with (its own and the data bureau)."""
     with engine.connect() as connection:
         return (
             connection.scalar(select(func.count()).select_from(Camera)) or 0,
-            connection.scalar(select(func.count()).select_from(Unit)) or 0,
+            connection.scalar(select(func.count()).select_from(Unit).where(Unit.code.not_in(("PLATFORM", "BUREAU"))))
+            or 0,
         )
 
 

@@ -10,11 +10,11 @@ import typer
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from xueliang.config import Settings
 from xueliang.sharing.accounts import (
     AccountLockedError,
     AccountService,
     ApiKeyInvalidError,
-    AuthSettings,
     InvalidCredentialsError,
 )
 from xueliang.store.accounts import UserAccount
@@ -45,7 +45,7 @@ def env(engine: Engine, tmp_path: Path) -> dict[str, str]:
 def accounts(engine: Engine) -> AccountService:
     return AccountService(
         make_session_factory(engine),
-        AuthSettings(argon2_memory_kib=1024, argon2_time_cost=1, argon2_parallelism=1),
+        Settings(argon2_memory_kib=1024, argon2_time_cost=1, argon2_parallelism=1),
     )
 
 

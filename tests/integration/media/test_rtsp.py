@@ -8,10 +8,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
-import socket
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,38 +22,7 @@ from xueliang.media.viewers import flv_stream
 
 pytestmark = pytest.mark.anyio
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER = Path(__file__).with_name("rtsp_server.py")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PASSWORD = "s3cret-pw"
-
-
-def _gstreamer_available() -> bool:
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
-    try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@pytest.fixture(scope="module")
-def rtsp_url() -> Iterator[str]:
-    if not _gstreamer_available():
-        if IN_CI:
-            pytest.fail("GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) missing under CI")
-        pytest.skip("GStreamer RTSP server packages are not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [SYSTEM_PYTHON, str(SERVER), str(port), "admin", PASSWORD], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        yield f"rtsp://admin:{PASSWORD}@127.0.0.1:{port}/cam"
-    finally:
-        process.terminate()
-        process.wait(10)
+PASSWORD = "s3cret-pw"  # the rtsp_url fixture's (tests/integration/conftest.py)
 
 
 def _manager() -> StreamManager:
@@ -116,12 +81,13 @@ def test_redact_strips_credentials() -> None:
 
 
 def test_rtsp_camera_of_the_archive_plays_through_the_play_api(
-    rtsp_url: str, client: Any, units: dict[str, str], make_camera: Any, tmp_path: Path
+    rtsp_url: str, client: Any, units: dict[str, str], make_camera: Any, tmp_path: Path, users: Any
 ) -> None:
     """The whole path for an archive camera whose access protocol is RTSP: stored with its credentials encrypted,
     resolved to an RTSP source, pulled by the media node into the same hub, served as FLV to a token URL."""
     import av
 
+    client.headers.update(users.headers(client, users.create("ga-admin", "unit_admin", "GA")))  # GA's camera
     raw = make_camera(901, owner_unit=units["GA"], access_protocol="rtsp", stream_url=rtsp_url)
     camera = raw["platform_id"]
     stored = client.put(f"/api/v1/cameras/{camera}", json=raw)

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from sqlalchemy import Engine, select
 
+from xueliang.config import Settings
 from xueliang.domain.audit import AuditAction, AuditEvent, AuditUnavailableError
 from xueliang.domain.principals import PrincipalKind, Role
 from xueliang.sharing.accounts import (
@@ -19,7 +20,6 @@ from xueliang.sharing.accounts import (
     AccountLockedError,
     AccountService,
     ApiKeyInvalidError,
-    AuthSettings,
     InvalidAccountError,
     InvalidCredentialsError,
     PasswordRejectedError,
@@ -70,7 +70,7 @@ def sink() -> ListSink:
 
 def make_accounts(engine: Engine, clock: Clock, sink: ListSink | None = None, **settings: object) -> AccountService:
     values: dict[str, object] = {**FAST, **settings}
-    return AccountService(make_session_factory(engine), AuthSettings(**values), sink, clock)  # type: ignore[arg-type]
+    return AccountService(make_session_factory(engine), Settings(**values), sink, clock)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -163,10 +163,16 @@ async def test_platform_serves_the_devices_api(engine: Any, tmp_path: Any, simul
         sip_port=0,
         sip_password=PASSWORD,
         sip_accept_unknown_devices=True,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
     )
     platform = build_platform(settings, engine=engine, run_migrations=False)
+    platform.accounts.create_user("ops", "Signal-Check-2026!", ["unit_admin"])
     # TestClient runs the app on its own loop in a thread; the simulator runs on ours
     with TestClient(create_app(platform)) as client:
+        token = client.post("/api/v1/auth/token", data={"username": "ops", "password": "Signal-Check-2026!"})
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         assert platform.signaling is not None
         simulator = await simulate(platform.signaling, count=1, channels=3)
         [device_id] = list(simulator.devices)

@@ -1,14 +1,20 @@
 /*
  * The minimal live player of /play/{camera_id}.
  *
- * Flow: POST /api/v1/cameras/{id}/play opens a viewing session and answers with signed URLs for each output;
+ * Flow: GET /api/v1/auth/me says who is signed in and gives the session's CSRF token (nobody signed in: the page
+ * goes to /login?next=<this page>); POST /api/v1/cameras/{id}/play (with X-CSRF-Token, as every unsafe request
+ * with the session cookie) opens a viewing session and answers with signed URLs for each output, the treatment
+ * ("masked" shows the desensitised badge: the grant decides, the page cannot turn it off) and the grant;
  * the page plays one of them (HTTP-FLV or WS-FLV through mpegts.js, HLS through hls.js or the browser's own HLS)
  * and ends the session with DELETE /api/v1/play-sessions/{session} when it leaves (fetch keepalive: a beacon
  * cannot send DELETE). An H.265 camera offers the variants "native" (H.265 as it comes) and "h264" (transcoded
  * on the media node); a browser that cannot decode H.265 (Chromium on Linux) is switched to "h264" on its own.
  *
- * For tests and for people with devtools: window.xueliangPlayer = {state, error, video, ...} and <body
- * data-state="idle|requesting|loading|playing|stalled|ended|error" data-format=... data-variant=...>.
+ * A refusal (403 no grant, 429 the unit's stream limit, ...) shows the server's message.
+ *
+ * For tests and for people with devtools: window.xueliangPlayer = {state, error, error_code, video, user,
+ * treatment, grant, ...} and <body data-state="idle|signed-out|requesting|loading|playing|stalled|ended|error"
+ * data-format=... data-variant=... data-treatment=... data-error-code=...>.
  */
 (function () {
   "use strict";
@@ -27,6 +33,7 @@
   const MESSAGES = {
     "zh-CN": {
       idle: "未开始",
+      "signed-out": "未登录，正在转到登录页…",
       requesting: "正在请求视频流…",
       loading: "正在加载…",
       playing: "播放中",
@@ -41,9 +48,13 @@
       network: "无法连接服务器：",
       variant_native: "原始码流",
       variant_h264: "H.264（转码）",
+      variant_masked: "脱敏",
+      refused_403: "无权观看：",
+      refused_429: "超出并发限制：",
     },
     en: {
       idle: "not started",
+      "signed-out": "not signed in: going to the sign-in page…",
       requesting: "requesting the stream…",
       loading: "loading…",
       playing: "playing",
@@ -58,6 +69,9 @@
       network: "cannot reach the server: ",
       variant_native: "native",
       variant_h264: "H.264 (transcoded)",
+      variant_masked: "desensitised",
+      refused_403: "Not allowed: ",
+      refused_429: "Limit reached: ",
     },
   };
 
@@ -82,7 +96,12 @@
   const player = {
     state: "idle",
     error: null,
+    error_code: null,
     video: video,
+    user: null,
+    csrf: null,
+    treatment: null,
+    grant: null,
     session: null,
     play: null,
     format: null,
@@ -98,19 +117,78 @@
   let lastTime = -1;
   let lastProgressAt = 0;
 
-  function setState(state, error) {
+  // a request answered 401: the page is on its way to the sign-in page, nothing to show
+  class SignedOut extends Error {}
+
+  function setState(state, error, code) {
     player.state = state;
     player.error = error === undefined ? null : error;
+    player.error_code = code === undefined ? null : code;
     body.dataset.state = state;
+    if (player.error_code === null) delete body.dataset.errorCode;
+    else body.dataset.errorCode = player.error_code;
     byId("status").textContent = text(state);
     const box = byId("error");
     box.hidden = player.error === null;
     box.textContent = player.error === null ? "" : player.error;
   }
 
-  function fail(message) {
+  function fail(message, code) {
     destroyEngine();
-    setState("error", String(message));
+    setState("error", String(message), code);
+  }
+
+  class Refused extends Error {
+    constructor(message, status, code) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  function toLogin() {
+    // replace, not assign: "back" from the sign-in page must not land here again
+    generation++;
+    destroyEngine();
+    setState("signed-out");
+    const query = new URLSearchParams({ next: window.location.pathname + window.location.search });
+    if (lang === "en") query.set("lang", "en");
+    window.location.replace("/login?" + query.toString());
+  }
+
+  async function readJson(response) {
+    try {
+      return await response.json();
+    } catch (exc) {
+      return null;
+    }
+  }
+
+  async function whoAmI() {
+    // who is signed in, and the CSRF token of the session (null when the credential is not a cookie)
+    let response;
+    try {
+      response = await fetch("/api/v1/auth/me", {
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "Accept-Language": lang },
+      });
+    } catch (exc) {
+      throw new Error(text("network") + exc.message);
+    }
+    if (response.status === 401) throw new SignedOut();
+    const answer = await readJson(response);
+    if (!response.ok) throw new Refused(errorMessage(response.status, answer), response.status, answer && answer.error);
+    player.user = answer;
+    player.csrf = answer.csrf_token || null;
+    byId("user").textContent = answer.name + (answer.unit_code ? " · " + answer.unit_code : "");
+    byId("user-box").hidden = false;
+    return answer;
+  }
+
+  function unsafeHeaders() {
+    const headers = { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": lang };
+    if (player.csrf) headers["X-CSRF-Token"] = player.csrf;
+    return headers;
   }
 
   function formatSupported(format) {
@@ -131,44 +209,57 @@
   }
 
   function errorMessage(status, answer) {
-    // The play API answers {"detail": "..."}; the platform's other errors carry message_zh / message_en.
-    if (answer && typeof answer.detail === "string" && answer.detail) return answer.detail;
+    // The platform's errors carry message_zh / message_en; some answers only {"detail": "..."}.
+    let message = null;
     if (answer && typeof answer.message === "string" && answer.message) {
-      const localised = lang === "en" ? answer.message_en : answer.message_zh;
-      return localised || answer.message;
+      message = (lang === "en" ? answer.message_en : answer.message_zh) || answer.message;
+    } else if (answer && typeof answer.detail === "string" && answer.detail) {
+      message = answer.detail;
+    } else if (answer && answer.detail !== undefined && answer.detail !== null) {
+      message = JSON.stringify(answer.detail);
     }
-    if (answer && answer.detail !== undefined && answer.detail !== null) return JSON.stringify(answer.detail);
-    return text("http") + status;
+    return message === null ? text("http") + status : message;
   }
 
-  async function requestPlay(variant) {
+  async function requestPlay(variant, retried) {
     const request = { formats: [...new Set(FORMATS.filter(formatSupported).map((f) => URL_FIELD[f]))] };
     if (variant) request.variant = variant;
     let response;
     try {
       response = await fetch("/api/v1/cameras/" + encodeURIComponent(cameraId) + "/play", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": lang },
+        credentials: "same-origin",
+        headers: unsafeHeaders(),
         body: JSON.stringify(request),
       });
     } catch (exc) {
       throw new Error(text("network") + exc.message);
     }
-    let answer = null;
-    try {
-      answer = await response.json();
-    } catch (exc) {
-      answer = null;
+    if (response.status === 401) throw new SignedOut();
+    const answer = await readJson(response);
+    const code = answer && typeof answer.error === "string" ? answer.error : null;
+    if (response.status === 403 && code === "csrf" && !retried) {
+      await whoAmI(); // signed in again in another tab: a new session, a new token
+      return requestPlay(variant, true);
     }
-    if (!response.ok) throw new Error(errorMessage(response.status, answer));
+    if (!response.ok) {
+      // a refusal of the play itself says what kind: not allowed (no grant) or a limit reached
+      const refused = response.status === 429 || (response.status === 403 && code !== "csrf");
+      const prefix = refused ? text("refused_" + response.status) : "";
+      throw new Refused(prefix + errorMessage(response.status, answer), response.status, code);
+    }
     return answer;
   }
 
   function endSession(session) {
-    if (!session) return;
+    // keepalive: the request outlives the page (a beacon cannot send DELETE); returns the request's promise
+    if (!session) return Promise.resolve();
     player.ended_sessions.push(session);
     const url = "/api/v1/play-sessions/" + encodeURIComponent(session);
-    fetch(url, { method: "DELETE", keepalive: true }).catch(() => {});
+    const headers = player.csrf ? { "X-CSRF-Token": player.csrf } : {};
+    return fetch(url, { method: "DELETE", keepalive: true, credentials: "same-origin", headers: headers }).catch(
+      () => {},
+    );
   }
 
   function destroyEngine() {
@@ -290,7 +381,16 @@
   function showInfo(answer) {
     const size = answer.width && answer.height ? answer.width + "×" + answer.height : "";
     const parts = [answer.codec ? answer.codec.toUpperCase() : "", answer.variant, size, answer.stream_id];
+    if (answer.grant) parts.push((lang === "en" ? "grant " : "授权 ") + answer.grant);
     byId("info").textContent = parts.filter(Boolean).join(" · ");
+  }
+
+  function showTreatment(answer) {
+    player.treatment = answer ? answer.treatment || "full" : null;
+    player.grant = answer ? answer.grant || null : null;
+    if (player.treatment === null) delete body.dataset.treatment;
+    else body.dataset.treatment = player.treatment;
+    byId("treatment").hidden = player.treatment !== "masked";
   }
 
   async function start(variant) {
@@ -298,6 +398,7 @@
     destroyEngine();
     endSession(player.session);
     player.session = null;
+    showTreatment(null);
     snapshotButton.disabled = true;
     const format = chooseFormat();
     if (format === null) {
@@ -309,7 +410,9 @@
       let answer = await requestPlay(variant);
       if (mine !== generation) return endSession(answer.session);
       const offered = Array.isArray(answer.variants) ? answer.variants : [];
-      if (!variant && answer.codec === "h265" && answer.variant !== "h264" && !hevcSupported) {
+      // the transcoded and the masked variants are H.264 whatever the camera sends
+      const h264 = answer.variant === "h264" || answer.variant === "masked";
+      if (!variant && answer.codec === "h265" && !h264 && !hevcSupported) {
         if (!offered.includes("h264")) throw new Error(text("no_hevc"));
         endSession(answer.session); // this browser cannot decode H.265: ask for the transcoded variant
         answer = await requestPlay("h264");
@@ -322,11 +425,40 @@
       body.dataset.session = answer.session || "";
       showVariants(answer);
       showInfo(answer);
+      showTreatment(answer);
       snapshotButton.disabled = !answer.snapshot;
       attach(format);
     } catch (exc) {
-      if (mine === generation) fail(exc.message);
+      if (exc instanceof SignedOut) toLogin();
+      else if (mine === generation) fail(exc.message, exc instanceof Refused ? exc.code || null : null);
     }
+  }
+
+  async function logout() {
+    // the viewing session first (it needs the cookie), then the login; then the sign-in page for this camera
+    const button = byId("logout");
+    button.disabled = true;
+    generation++;
+    destroyEngine();
+    const session = player.session;
+    player.session = null;
+    await endSession(session);
+    try {
+      const response = await fetch("/api/v1/auth/logout", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: unsafeHeaders(),
+      });
+      if (!response.ok && response.status !== 401) {
+        const answer = await readJson(response);
+        throw new Refused(errorMessage(response.status, answer), response.status, answer && answer.error);
+      }
+    } catch (exc) {
+      button.disabled = false;
+      fail(exc.message, exc instanceof Refused ? exc.code || null : null);
+      return;
+    }
+    toLogin();
   }
 
   function watch() {
@@ -348,6 +480,7 @@
     // Best effort: the archive name makes the page easier to trust; the page works without it.
     try {
       const response = await fetch("/api/v1/cameras/" + encodeURIComponent(cameraId), {
+        credentials: "same-origin",
         headers: { Accept: "application/json" },
       });
       if (!response.ok) return;
@@ -378,6 +511,7 @@
   });
   variantSelect.addEventListener("change", () => start(variantSelect.value));
   byId("retry").addEventListener("click", () => start(player.variant || params.get("variant")));
+  byId("logout").addEventListener("click", logout);
   snapshotButton.addEventListener("click", () => {
     const url = new URL(player.play.snapshot, window.location.href);
     url.searchParams.set("_", String(Date.now())); // a fresh picture, not the cached one
@@ -396,8 +530,19 @@
     player.session = null;
   });
 
+  async function begin() {
+    try {
+      await whoAmI();
+    } catch (exc) {
+      if (exc instanceof SignedOut) toLogin();
+      else fail(exc.message, exc instanceof Refused ? exc.code || null : null);
+      return;
+    }
+    window.setInterval(watch, WATCH_INTERVAL_MS);
+    loadCameraName();
+    start(params.get("variant"));
+  }
+
   setState("idle");
-  window.setInterval(watch, WATCH_INTERVAL_MS);
-  loadCameraName();
-  start(params.get("variant"));
+  begin();
 })();

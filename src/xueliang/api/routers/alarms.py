@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from xueliang.api.auth_deps import ARCHIVE_READ
 from xueliang.api.deps import get_device_store
 from xueliang.api.routers.devices import Cursor, Limit, invalid_cursor
 from xueliang.api.schemas.devices import AlarmPageOut
@@ -14,7 +15,7 @@ from xueliang.store.device_rows import naive_utc
 from xueliang.store.devices import DeviceStore
 from xueliang.store.keyset import CursorError, PageRequest
 
-router = APIRouter(tags=["alarms"])
+router = APIRouter(tags=["alarms"], dependencies=[ARCHIVE_READ])
 
 
 @router.get("/alarms", response_model=AlarmPageOut, summary="Alarms / 报警记录")

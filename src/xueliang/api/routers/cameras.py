@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from xueliang.api.auth_deps import ARCHIVE_MANAGE, ARCHIVE_READ
 from xueliang.api.deps import get_catalog
 from xueliang.api.errors import ApiError
 from xueliang.api.schemas.cameras import CameraIn, CameraOut, CameraPageOut, CameraWriteOut
@@ -14,7 +15,7 @@ from xueliang.catalog.service import MAX_PAGE, CameraQuery, CatalogService, divi
 from xueliang.domain.archive import Crs
 from xueliang.store.cameras import PageRequest, StoredCamera
 
-router = APIRouter(tags=["cameras"])
+router = APIRouter(tags=["cameras"], dependencies=[ARCHIVE_READ])
 Catalog = Annotated[CatalogService, Depends(get_catalog)]
 
 
@@ -90,6 +91,7 @@ def get_camera(platform_id: str, catalog: Catalog) -> dict[str, Any]:
 
 @router.put(
     "/cameras/{platform_id}",
+    dependencies=[ARCHIVE_MANAGE],
     response_model=CameraWriteOut,
     summary="Create or replace a camera / 新建或替换摄像机档案",
     responses={201: {"description": "created"}, 422: {"description": "rejected: the findings are in detail"}},
@@ -114,7 +116,9 @@ def put_camera(
     }
 
 
-@router.delete("/cameras/{platform_id}", status_code=204, summary="Delete a camera / 删除摄像机档案")
+@router.delete(
+    "/cameras/{platform_id}", dependencies=[ARCHIVE_MANAGE], status_code=204, summary="Delete a camera / 删除摄像机档案"
+)
 def delete_camera(platform_id: str, catalog: Catalog) -> Response:
     catalog.delete_camera(platform_id)
     return Response(status_code=204)

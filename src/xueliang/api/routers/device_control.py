@@ -12,16 +12,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from xueliang.api.deps import get_platform
+from xueliang.api.auth_deps import ARCHIVE_MANAGE, ARCHIVE_READ, audit_unavailable
+from xueliang.api.deps import Caller, get_caller, get_platform
 from xueliang.api.errors import ApiError
 from xueliang.app import Platform
+from xueliang.domain.audit import AuditAction, AuditUnavailableError
+from xueliang.domain.policy import AdminAction
 from xueliang.protocol import manscdp
 from xueliang.protocol.manscdp import PtzAction, PtzCmd
+from xueliang.sharing.video_access import AccessDeniedError
 from xueliang.signaling.commands import DeviceUnavailableError
 from xueliang.signaling.service import SignalingService
 from xueliang.signaling.sync import SyncResult
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["devices"], dependencies=[ARCHIVE_READ])
 
 
 def get_signaling(request: Request) -> SignalingService:
@@ -38,6 +42,7 @@ def get_signaling(request: Request) -> SignalingService:
 
 Signaling = Annotated[SignalingService, Depends(get_signaling)]
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def unavailable(exc: DeviceUnavailableError) -> ApiError:
@@ -105,7 +110,10 @@ def _sync_out(result: SyncResult) -> SyncOut:
 
 
 @router.post(
-    "/devices/{device_id}/catalog-sync", response_model=SyncOut, summary="Query and merge a catalog / 目录同步"
+    "/devices/{device_id}/catalog-sync",
+    dependencies=[ARCHIVE_MANAGE],
+    response_model=SyncOut,
+    summary="Query and merge a catalog / 目录同步",
 )
 async def catalog_sync(
     device_id: str,
@@ -249,7 +257,12 @@ async def records(
     )
 
 
-@router.post("/devices/{device_id}/teleboot", status_code=202, summary="Reboot a device / 远程重启")
+@router.post(
+    "/devices/{device_id}/teleboot",
+    dependencies=[ARCHIVE_MANAGE],
+    status_code=202,
+    summary="Reboot a device / 远程重启",
+)
 async def teleboot(device_id: str, signaling: Signaling) -> dict[str, str]:
     try:
         await signaling.control(device_id, device_id, lambda sn: manscdp.DeviceControl(sn, device_id, tele_boot=True))
@@ -258,7 +271,11 @@ async def teleboot(device_id: str, signaling: Signaling) -> dict[str, str]:
     return {"device_id": device_id, "status": "sent"}
 
 
-@router.post("/devices/{device_id}/channels/{channel_id}/reset-alarm", summary="Reset an alarm (ResetAlarm) / 报警复位")
+@router.post(
+    "/devices/{device_id}/channels/{channel_id}/reset-alarm",
+    dependencies=[ARCHIVE_MANAGE],
+    summary="Reset an alarm (ResetAlarm) / 报警复位",
+)
 async def reset_alarm(device_id: str, channel_id: str, signaling: Signaling) -> dict[str, str]:
     try:
         answer = await signaling.control_with_response(
@@ -283,14 +300,28 @@ class PtzOut(BaseModel):
 
 
 @router.post("/cameras/{camera_id}/ptz", response_model=PtzOut, summary="Pan, tilt, zoom, presets / 云台控制")
-async def ptz(camera_id: str, body: PtzIn, signaling: Signaling, platform: PlatformDep) -> PtzOut:
-    """Move the camera (it keeps moving until ``stop``), zoom, or set/call/delete a preset."""
+async def ptz(camera_id: str, body: PtzIn, signaling: Signaling, platform: PlatformDep, caller: CallerDep) -> PtzOut:
+    """Move the camera (it keeps moving until ``stop``), zoom, or set/call/delete a preset. Who may: an operator
+    or unit administrator who may watch the camera live in full (the policy's PTZ rule); every move is an audit
+    record, written before the command is sent."""
     if body.action.startswith("preset") and body.preset is None:
         raise ApiError(
             422, "invalid_parameter", "预置位操作需要预置位号 preset", "preset actions need a preset number",
             {"parameter": "preset"},
         )  # fmt: skip
     address = await _channel_of(platform, camera_id)
+    camera = await asyncio.to_thread(platform.access.camera, camera_id)
+    if camera is None:
+        raise ApiError(404, "camera_not_found", f"摄像机 {camera_id} 不在档案中", f"camera {camera_id} is not archived")
+    try:
+        ticket = await asyncio.to_thread(
+            platform.access.authorise, caller.principal, AdminAction.PTZ, camera, caller.source_address
+        )
+        await asyncio.to_thread(platform.access.record, AuditAction.PTZ, ticket, command=body.action)
+    except AccessDeniedError as exc:
+        raise ApiError(403, "forbidden", exc.zh, exc.en) from exc
+    except AuditUnavailableError as exc:
+        raise audit_unavailable() from exc
     command = PtzCmd.for_action(body.action, speed=body.speed, preset=body.preset)
     device_id, channel_id = address
     try:

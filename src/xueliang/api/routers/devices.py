@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from xueliang.api.auth_deps import ARCHIVE_MANAGE, ARCHIVE_READ
 from xueliang.api.deps import get_device_store, get_platform
 from xueliang.api.errors import ApiError
 from xueliang.api.schemas.devices import (
@@ -34,7 +35,7 @@ from xueliang.store.device_records import ChannelSummary, DeviceSummary
 from xueliang.store.devices import DeviceStore
 from xueliang.store.keyset import CursorError, PageRequest
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["devices"], dependencies=[ARCHIVE_READ])
 Devices = Annotated[DeviceStore, Depends(get_device_store)]
 MAX_PAGE = 500
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
@@ -185,6 +186,7 @@ def list_rejections(devices: Devices) -> list[RejectionOut]:
 
 @router.post(
     "/devices",
+    dependencies=[ARCHIVE_MANAGE],
     response_model=DeviceWriteOut,
     status_code=201,
     summary="Pre-register a device / 预注册设备",
@@ -238,7 +240,12 @@ def list_channels(device_id: str, devices: Devices, cursor: Cursor = None, limit
     return ChannelPageOut(items=[channel_out(c) for c in page.items], next=page.next)
 
 
-@router.patch("/devices/{device_id}", response_model=DeviceWriteOut, summary="Media settings / 设备取流设置")
+@router.patch(
+    "/devices/{device_id}",
+    dependencies=[ARCHIVE_MANAGE],
+    response_model=DeviceWriteOut,
+    summary="Media settings / 设备取流设置",
+)
 def update_device(device_id: str, body: MediaSettingsIn, devices: Devices) -> dict[str, Any]:
     """Change how the device's live video is fetched: transport (udp, tcp_passive, tcp_active), the SSRC check,
     the concurrent stream limit (null: the node's default) and the stream number (0 main, 1 sub). Fields left out
@@ -251,7 +258,12 @@ def update_device(device_id: str, body: MediaSettingsIn, devices: Devices) -> di
     return {"created": False, "device": device_out(detail.device)}
 
 
-@router.put("/devices/{device_id}/password", status_code=204, summary="Set a device's password / 设置设备密码")
+@router.put(
+    "/devices/{device_id}/password",
+    dependencies=[ARCHIVE_MANAGE],
+    status_code=204,
+    summary="Set a device's password / 设置设备密码",
+)
 def set_password(device_id: str, body: PasswordIn, devices: Devices) -> Response:
     """null removes the per-device password (the global one applies). The password is never returned."""
     if not devices.set_password(device_id, body.password):
@@ -261,6 +273,7 @@ def set_password(device_id: str, body: PasswordIn, devices: Devices) -> Response
 
 @router.post(
     "/devices/{device_id}/channels/{channel_id}/allocate-id",
+    dependencies=[ARCHIVE_MANAGE],
     response_model=AllocateOut,
     status_code=201,
     summary="Allocate a platform ID for a channel / 为通道分配平台编码",

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from xueliang.api.auth_deps import ARCHIVE_READ
 from xueliang.api.deps import get_platform
 from xueliang.app import Platform
 from xueliang.catalog import worker
 from xueliang.catalog.governance import DEFAULT_DUPLICATE_DISTANCE_M
 from xueliang.catalog.service import CameraQuery
 
-router = APIRouter(prefix="/governance", tags=["governance"])
+router = APIRouter(prefix="/governance", tags=["governance"], dependencies=[ARCHIVE_READ])
 
 
 @router.get("/report", summary="Governance report / 一机一档治理报告")

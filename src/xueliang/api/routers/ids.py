@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from xueliang.api.auth_deps import ARCHIVE_READ
 from xueliang.api.deps import get_catalog
 from xueliang.api.errors import ApiError
 from xueliang.catalog.service import CatalogService
 from xueliang.domain import ids
 
-router = APIRouter(tags=["ids"])
+router = APIRouter(tags=["ids"], dependencies=[ARCHIVE_READ])
 Catalog = Annotated[CatalogService, Depends(get_catalog)]
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from xueliang.api.auth_deps import ARCHIVE_MANAGE, ARCHIVE_READ
 from xueliang.api.deps import get_platform
 from xueliang.api.errors import ApiError
 from xueliang.api.schemas.inventory import ImportJobOut, ImportSummaryOut
@@ -24,7 +25,7 @@ from xueliang.catalog.importer import ImportOptions
 from xueliang.catalog.service import CameraQuery, summary
 from xueliang.domain.archive import Crs
 
-router = APIRouter(prefix="/inventory", tags=["inventory"])
+router = APIRouter(prefix="/inventory", tags=["inventory"], dependencies=[ARCHIVE_READ])
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_PROBLEMS_IN_ANSWER = 1000
@@ -49,6 +50,7 @@ def _report_urls(job_id: str) -> dict[str, str]:
 
 @router.post(
     "/imports",
+    dependencies=[ARCHIVE_MANAGE],
     response_model=ImportSummaryOut,
     summary="Import an inventory / 导入资源清单",
     responses={422: {"description": "rejected: nothing was written; detail holds the summary and report links"}},

@@ -8,6 +8,7 @@ never cached. Tokens never reach a log: the access log is configured without que
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,11 +19,13 @@ from fastapi.responses import Response, StreamingResponse
 from xueliang.api.deps import get_platform
 from xueliang.api.errors import ApiError
 from xueliang.app import MediaRuntime
+from xueliang.domain.audit import AuditAction, AuditUnavailableError
 from xueliang.media.hls import HlsStream
 from xueliang.media.play_sessions import PlaySession
 from xueliang.media.snapshot import SnapshotError
 from xueliang.media.viewers import HevcMode, flv_stream
-from xueliang.sharing.tokens import PlayTokenError
+from xueliang.sharing.tokens import PlayClaims, PlayTokenError
+from xueliang.sharing.video_access import Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +48,24 @@ Media = Annotated[MediaRuntime, Depends(get_media)]
 Token = Annotated[str, Query(max_length=4096, description="play token from the play call")]
 
 
-def _session(media: MediaRuntime, session_id: str, token: str) -> PlaySession:
-    """The session the token opens, or a 403/410 saying why not."""
+def _claims(media: MediaRuntime, session_id: str, token: str) -> PlayClaims:
     try:
         claims = media.tokens.verify(token)
     except PlayTokenError as exc:
         raise ApiError(403, "play_token_refused", f"播放令牌无效：{exc}", str(exc)) from exc
     if claims.session != session_id:
         raise ApiError(403, "play_token_refused", "播放令牌与会话不符", "the play token is for another session")
+    return claims
+
+
+def _session(media: MediaRuntime, session_id: str, token: str) -> PlaySession:
+    """The session the token opens, or a 403/410 saying why not. A session ended by a revoked grant is gone."""
+    claims = _claims(media, session_id, token)
     session = media.sessions.get(session_id)
     if session is None:
         raise ApiError(410, "play_session_ended", "播放会话已结束，请重新播放", "the viewing session ended; play again")
+    if claims.camera_id != session.camera_id or claims.variant != session.viewing.variant:
+        raise ApiError(403, "play_token_refused", "播放令牌与会话不符", "the play token does not match the session")
     return session
 
 
@@ -130,11 +140,19 @@ async def hls_segment(session_id: str, sequence: int, token: Token, media: Media
 
 @router.get("/{session_id}/snapshot.jpg", summary="JPEG of the stream's latest keyframe")
 async def snapshot(session_id: str, token: Token, media: Media) -> Response:
+    if not _claims(media, session_id, token).snapshot:
+        raise ApiError(403, "no_grant", "授权不含抓图", "the grant does not allow snapshots")
     session = _session(media, session_id, token)
     media.sessions.touch(session)
     try:
         picture = await media.node.snapshots.take(session.viewing.hub)
     except SnapshotError as exc:
         raise ApiError(503, "snapshot_unavailable", "暂无可用画面", str(exc)) from exc
-    media.audit("snapshot", session)
+    if isinstance(session.ticket, Ticket):  # recorded before it is served: no record, no picture
+        try:
+            await asyncio.to_thread(media.access.record, AuditAction.SNAPSHOT, session.ticket, session_id=session.id)
+        except AuditUnavailableError as exc:
+            raise ApiError(
+                503, "audit_unavailable", "审计记录暂不可写，操作已拒绝", "the audit log is unavailable"
+            ) from exc
     return Response(picture.jpeg, media_type="image/jpeg", headers=CORS)

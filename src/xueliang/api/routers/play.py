@@ -1,13 +1,18 @@
 """Live play: open a viewing session on a camera, end it, list and stop live streams.
 
-``POST /api/v1/cameras/{id}/play`` returns once the stream is ready (a keyframe is there to start on) with absolute
-URLs for each output, each carrying a short-lived play token; or a 4xx/5xx whose ``detail`` says what went wrong
-(device offline, device refused, no media, unknown camera, stream limit).
+``POST /api/v1/cameras/{id}/play`` asks the policy first (:class:`~xueliang.sharing.video_access.VideoAccess`):
+the unit's own camera, or a valid grant, decides whether and how (a desensitised grant forces the masked variant:
+the client cannot turn it off). It returns once the stream is ready (a keyframe is there to start on) with absolute
+URLs for each output, each carrying a short-lived play token naming the session, camera, treatment and grant; or a
+4xx/5xx whose ``detail`` says what went wrong (no grant, unit stream limit, device offline, device refused, no
+media, unknown camera, device stream limit, audit log unavailable). The start, the refusal and the end of every
+session are audit records; the start is written before any URL is handed out (fail-closed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -15,15 +20,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from xueliang.api.auth_deps import audit_unavailable, require_action
 from xueliang.api.deps import Caller, get_caller
 from xueliang.api.errors import ApiError
 from xueliang.api.routers.live import Media
 from xueliang.app import MediaRuntime
+from xueliang.domain.audit import AuditAction, AuditEvent, AuditUnavailableError
 from xueliang.domain.ids import id_error
+from xueliang.domain.policy import AdminAction, CameraRef
+from xueliang.domain.principals import Mode, Principal, Treatment
 from xueliang.domain.streams import PlayError
 from xueliang.media.play_sessions import PlaySession
 from xueliang.sharing.tokens import PlayClaims
+from xueliang.sharing.video_access import AccessDeniedError, Ticket
+from xueliang.store.models import utcnow
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 
 ERROR_CODES = {
@@ -40,7 +52,7 @@ class PlayRequest(BaseModel):
     variant: Literal["native", "h264", "masked"] | None = Field(
         default=None,
         description="native (the camera's codec), h264 (H.265 transcoded) or masked (faces, plates and privacy "
-        "masks blurred); default native",
+        "masks blurred); default native. A desensitised grant always gets masked, whatever is asked",
     )
     formats: list[Literal["flv", "ws_flv", "hls", "snapshot"]] | None = Field(
         default=None, description="outputs the client will use (all are returned)"
@@ -59,13 +71,17 @@ class PlayOut(BaseModel):
     flv: str
     ws_flv: str
     hls: str
-    snapshot: str
+    snapshot: str | None = Field(description="absent when the grant does not allow snapshots")
+    treatment: str = Field(description="full, or masked (desensitised: faces, plates and privacy masks blurred)")
+    grant: str | None = Field(description="the grant this session uses; null for the unit's own camera")
     expires_at: datetime
 
 
 class PlaySessionOut(BaseModel):
     session: str
     camera_id: str
+    unit: str | None
+    grant: str | None
     variant: str
     connections: int
     age_s: float
@@ -106,7 +122,7 @@ def _base_urls(request: Request, media: MediaRuntime) -> tuple[str, str]:
     return base, "ws" + base.removeprefix("http")
 
 
-def _play_out(request: Request, media: MediaRuntime, session: PlaySession) -> PlayOut:
+def _play_out(request: Request, media: MediaRuntime, session: PlaySession, ticket: Ticket, snapshot: bool) -> PlayOut:
     expires_at = int(time.time()) + media.token_ttl
     token = media.tokens.sign(
         PlayClaims(
@@ -114,9 +130,12 @@ def _play_out(request: Request, media: MediaRuntime, session: PlaySession) -> Pl
             camera_id=session.camera_id,
             stream_id=session.stream_id,
             variant=session.viewing.variant,
-            treatment="full",
-            grant=None,
+            treatment=ticket.treatment.value,
+            grant=ticket.grant_id,
             expires_at=expires_at,
+            snapshot=snapshot,
+            viewer=ticket.principal.id,
+            unit=ticket.principal.unit_code,
         )
     )
     http, ws = _base_urls(request, media)
@@ -136,9 +155,39 @@ def _play_out(request: Request, media: MediaRuntime, session: PlaySession) -> Pl
         flv=f"{http}{path}/live.flv{query}",
         ws_flv=f"{ws}{path}/live.flv{query}",
         hls=f"{http}{path}/index.m3u8{query}",
-        snapshot=f"{http}{path}/snapshot.jpg{query}",
+        snapshot=f"{http}{path}/snapshot.jpg{query}" if snapshot else None,
+        treatment=ticket.treatment.value,
+        grant=ticket.grant_id,
         expires_at=datetime.fromtimestamp(expires_at, UTC),
     )
+
+
+def _not_playable(camera_id: str) -> ApiError:
+    return ApiError(
+        404,
+        "camera_not_playable",
+        f"摄像机 {camera_id} 不存在或没有可播放的视频源",
+        f"camera {camera_id} does not exist or has no playable source",
+        camera_id,
+    )
+
+
+async def _ticket(media: MediaRuntime, caller: Caller, camera: CameraRef, variant: str | None) -> Ticket:
+    """The policy's answer for this play (asking for masked is the desensitised mode), or 403/503."""
+    mode = Mode.DESENSITISED if variant == "masked" else Mode.LIVE
+    try:
+        return await asyncio.to_thread(media.access.authorise, caller.principal, mode, camera, caller.source_address)
+    except AccessDeniedError as exc:
+        raise ApiError(403, "no_grant", exc.zh, exc.en, exc.zh if caller.language != "en" else exc.en) from exc
+    except AuditUnavailableError as exc:
+        raise audit_unavailable() from exc
+
+
+async def _record(media: MediaRuntime, action: AuditAction, ticket: Ticket, **details: str) -> None:
+    try:
+        await asyncio.to_thread(media.access.record, action, ticket, **details)
+    except AuditUnavailableError as exc:
+        raise audit_unavailable() from exc
 
 
 @router.post("/cameras/{camera_id}/play", response_model=PlayOut, summary="Open a viewing session on a camera")
@@ -153,40 +202,58 @@ async def play(
         raise ApiError(
             404, "camera_not_found", f"摄像机编号 {camera_id} 无效", f"{camera_id} is not a valid camera ID", camera_id
         )
+    camera = await asyncio.to_thread(media.access.camera, camera_id)
+    if camera is None:
+        raise _not_playable(camera_id)
+    ticket = await _ticket(media, caller, camera, body.variant if body else None)
+    # the grant decides: desensitised means masked whatever the client asked
+    variant = "masked" if ticket.treatment is Treatment.MASKED else ((body.variant if body else None) or "native")
+    unit = caller.principal.unit_code
+    if media.unit_max_streams and media.sessions.count(unit) >= media.unit_max_streams:
+        await _record(media, AuditAction.PLAY_REFUSED, ticket, outcome="refused", reason="unit stream limit")
+        raise ApiError(
+            429,
+            "unit_stream_limit",
+            f"本单位同时观看的视频已达上限（{media.unit_max_streams} 路）",
+            f"your unit already holds {media.unit_max_streams} viewing sessions, its limit",
+        )
     try:
         source = await asyncio.to_thread(media.play_sources.resolve_play_source, camera_id)
     except PlayError as exc:
         raise _play_error(exc, caller) from exc
     if source is None:
-        raise ApiError(
-            404,
-            "camera_not_playable",
-            f"摄像机 {camera_id} 不存在或没有可播放的视频源",
-            f"camera {camera_id} does not exist or has no playable source",
-            camera_id,
-        )
-    variant = (body.variant if body else None) or "native"
+        raise _not_playable(camera_id)
     try:
-        session = await media.sessions.open(source, variant)
+        session = await media.sessions.open(source, variant, unit=unit, grant=ticket.grant_id)
     except PlayError as exc:
-        media.audit("play_refused", None, camera_id=camera_id, reason=exc.reason)
+        await _record(media, AuditAction.PLAY_REFUSED, ticket, outcome="error", reason=exc.reason)
         raise _play_error(exc, caller) from exc
-    media.audit("play_start", session)
-    return _play_out(request, media, session)
+    try:
+        await _record(media, AuditAction.PLAY_START, ticket, session_id=session.id, variant=variant)
+    except ApiError:
+        await media.sessions.close(session.id, "the audit log is unavailable")  # no record, no video
+        raise
+    session.ticket = ticket  # from now on, however the session ends, its end is recorded
+    snapshot = await asyncio.to_thread(media.access.allows, caller.principal, Mode.SNAPSHOT, camera)
+    return _play_out(request, media, session, ticket, snapshot)
 
 
 @router.delete("/play-sessions/{session_id}", status_code=204, summary="End one viewing session")
-async def end_session(session_id: str, media: Media) -> Response:
+async def end_session(session_id: str, media: Media, caller: Annotated[Caller, Depends(get_caller)]) -> Response:
+    """The viewer ends their own session (its end is recorded by the session's end hook)."""
     session = media.sessions.get(session_id)
-    if not await media.sessions.close(session_id, "ended by the viewer"):
+    ticket = session.ticket if session is not None else None
+    if session is None or not isinstance(ticket, Ticket) or ticket.principal.id != caller.principal.id:
         raise ApiError(404, "play_session_not_found", "播放会话不存在或已结束", "no such viewing session")
-    if session is not None:
-        media.audit("play_stop", session)
+    await media.sessions.close(session_id, "ended by the viewer")
     return Response(status_code=204)
 
 
+StreamsManager = Annotated[Principal, Depends(require_action(AdminAction.STREAMS_MANAGE))]
+
+
 @router.get("/streams", response_model=StreamsOut, summary="Live streams of this media node, with their sessions")
-async def list_streams(media: Media) -> StreamsOut:
+async def list_streams(media: Media, _manager: StreamsManager) -> StreamsOut:
     now = time.monotonic()
     items = []
     for info in media.node.manager.streams():
@@ -194,6 +261,8 @@ async def list_streams(media: Media) -> StreamsOut:
             PlaySessionOut(
                 session=s.id,
                 camera_id=s.camera_id,
+                unit=s.unit,
+                grant=s.grant,
                 variant=s.viewing.variant,
                 connections=s.connections,
                 age_s=round(now - s.opened_at, 1),
@@ -222,11 +291,23 @@ async def list_streams(media: Media) -> StreamsOut:
 
 
 @router.delete("/streams/{stream_id}", status_code=204, summary="Stop a live stream for every viewer")
-async def stop_stream(stream_id: str, media: Media) -> Response:
+async def stop_stream(stream_id: str, media: Media, manager: StreamsManager, request: Request) -> Response:
     sessions = media.sessions.sessions(stream_id)
     if not await media.node.manager.stop_stream(stream_id, "stopped by an operator"):
         raise ApiError(404, "stream_not_found", "该视频流不存在或已停止", "no such live stream")
     for session in sessions:
         await media.sessions.close(session.id, "stopped by an operator")
-    media.audit("stream_stop", None, stream_id=stream_id)
+    source = request.client.host if request.client is not None else None
+    event = AuditEvent(
+        AuditAction.STREAM_STOP,
+        utcnow(),
+        manager.id,
+        actor_unit=manager.unit_code,
+        source_address=source,
+        details={"stream": stream_id, "sessions": str(len(sessions))},
+    )
+    try:
+        await asyncio.to_thread(media.access.audit.record, event)
+    except AuditUnavailableError:
+        log.error("stream_stop of %s not recorded: the audit log is unavailable", stream_id)
     return Response(status_code=204)

@@ -1,11 +1,13 @@
 """GET /play/{camera_id}: a minimal live player page, and GET /play/assets/{path}: its script, style and players.
 
 The page exists so that live video can be checked in a browser before the web console does (issue 4). It is
-static: the script calls ``POST /api/v1/cameras/{id}/play`` itself and plays the returned FLV URL with mpegts.js
-or the HLS URL with hls.js. Those two players come from npm and are copied into ``xueliang/web_dist/player/vendor``
-by ``scripts/build-web`` (build output, not committed); without them the page answers 503 and says what to run.
-The page's own sources (``api/player/``) are committed. No route here touches the platform's services, so the page
-can be served (and tested) without a database.
+static: the script asks ``GET /api/v1/auth/me`` who is signed in (nobody: it goes to ``/login?next=``, see
+``login_page.py``), calls ``POST /api/v1/cameras/{id}/play`` itself with the session's CSRF token and plays the
+returned FLV URL with mpegts.js or the HLS URL with hls.js. Those two players come from npm and are copied into
+``xueliang/web_dist/player/vendor`` by ``scripts/build-web`` (build output, not committed); without them the page
+answers 503 and says what to run. The page's own sources (``api/player/``) are committed. No route here touches
+the platform's services, so the page can be served (and tested) without a database. ``GET /play?camera=`` sends
+the landing page's play form on to the camera's page.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from html import escape
 from pathlib import Path, PurePosixPath
 from string import Template
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 import xueliang
 
@@ -62,6 +65,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "switch_label": "English",
         "switch_lang": "en",
         "loading": "正在加载…",
+        "signed_in": "当前用户",
+        "logout": "退出登录",
+        "masked": "已脱敏",
+        "masked_title": "按授权要求，人脸、车牌和隐私区域已模糊处理",
     },
     "en": {
         "title": "Live video",
@@ -74,6 +81,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "switch_label": "中文",
         "switch_lang": "zh-CN",
         "loading": "Loading…",
+        "signed_in": "Signed in as",
+        "logout": "Sign out",
+        "masked": "desensitised",
+        "masked_title": "As the grant requires, faces, licence plates and privacy masks are blurred",
     },
 }
 
@@ -141,6 +152,13 @@ def player_asset(asset_path: str, assets: Assets) -> Response:
     if found is None:
         return _not_found()
     return FileResponse(found, media_type=content_type, headers=NO_CACHE)
+
+
+@router.get("/play")
+def player_for(camera: Annotated[str, Query(max_length=64, description="The camera to play")] = "") -> Response:
+    """The landing page's "play" form (a plain GET form, no script): on to ``/play/{camera}``."""
+    camera = camera.strip()
+    return RedirectResponse(f"/play/{quote(camera, safe='')}" if camera else "/", status_code=303)
 
 
 @router.get("/play/{camera_id}", response_class=HTMLResponse)
