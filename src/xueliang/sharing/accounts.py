@@ -54,7 +54,7 @@ from xueliang.store.models import utcnow
 from xueliang.store.units import NewUnit, UnitInfo, UnitRepository
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")  # no ':' (API key principals are "apikey:<prefix>")
-SCOPE = re.compile(r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)*$")
+SCOPE = re.compile(r"^[a-z][a-z0-9_]*([.:][a-z][a-z0-9_]*)*$")  # live, cameras:read, share.read
 API_KEY = re.compile(r"^xk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes any length; a megabyte "password" is a denial of service
 UNIT_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

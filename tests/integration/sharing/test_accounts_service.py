@@ -242,6 +242,12 @@ def test_api_key_secret_shown_once_stored_hashed_scoped_revocable(
     assert caught.value.reason == "revoked"
     with pytest.raises(InvalidAccountError, match="scopes"):
         accounts.create_api_key(zhang, "bad", ["Cameras Read"])
+    for bad in (".share", "share.", "share..read", "share.Read"):
+        with pytest.raises(InvalidAccountError, match="scopes"):
+            accounts.create_api_key(zhang, "bad", [bad])
+    # the policy's action names are scopes too (share.read, grant.revoke, archive.read ...)
+    dotted = accounts.create_api_key(zhang, "sharing bot", ["share.read", "live"])
+    assert auth.authenticate_api_key(dotted.secret).scopes == frozenset({"share.read", "live"})
 
 
 def test_api_key_expiry_and_disabled_owner(clock: Clock, accounts: AccountService, zhang: str) -> None:
