@@ -102,6 +102,7 @@ def export(
     unit: Annotated[str | None, typer.Option("--unit", help="单位代码 / unit code")] = None,
     camera: Annotated[str | None, typer.Option("--camera", help="摄像机编码 / camera id")] = None,
     action: Annotated[str | None, typer.Option("--action", help="操作 / action, e.g. play_start")] = None,
+    grant: Annotated[str | None, typer.Option("--grant", help="授权编号 / grant id")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Export audit records, newest first, as xlsx or csv (UTF-8 with BOM, for Excel)."""
@@ -111,7 +112,7 @@ def export(
     window = {"since": _when(since, "--since"), "until": _when(until, "--until")}
     audit = _open(data_dir)
     try:
-        records = list(_all(audit, actor=actor, unit=unit, camera=camera, action=action, **window))
+        records = list(_all(audit, actor=actor, unit=unit, camera=camera, action=action, grant=grant, **window))
     except AuditQueryError as exc:
         raise _fail(EXIT_USAGE, f"查询条件有误：{exc}", f"bad query: {exc}") from exc
     except SQLAlchemyError as exc:

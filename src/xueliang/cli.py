@@ -141,7 +141,7 @@ def serve(
 
 
 def _seed_demo(platform: Any, cameras: int) -> None:
-    from xueliang.demo import ensure_demo_login, login_lines, seed_demo
+    from xueliang.demo import ensure_demo_cast, ensure_demo_login, login_lines, seed_demo
 
     result = seed_demo(platform, cameras)
     if result is None:
@@ -151,7 +151,8 @@ def _seed_demo(platform: Any, cameras: int) -> None:
     else:
         console.print(f"[red]示例清单导入失败 / sample inventory rejected: {result.error_count} errors[/red]")
         raise typer.Exit(1)
-    for line in login_lines(ensure_demo_login(platform), platform.settings):
+    login = ensure_demo_login(platform)
+    for line in login_lines(login, platform.settings, ensure_demo_cast(platform, login)):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -20,7 +20,8 @@ from xueliang.app import Platform
 from xueliang.catalog.importer import ImportOptions, ImportResult
 from xueliang.catalog.service import error_report_paths
 from xueliang.config import Settings
-from xueliang.domain.principals import Role
+from xueliang.domain.grants import ShareScope
+from xueliang.domain.principals import Mode, Role
 from xueliang.sharing.accounts import AccountService, PasswordRejectedError, UserNotFoundError
 from xueliang.sim.inventory import write_xlsx
 from xueliang.store.crypto import read_or_create_secret_file
@@ -72,6 +73,7 @@ def start_demo_devices(settings: Settings, nvrs: int = DEMO_NVRS) -> subprocess.
 
 
 DEMO_ADMIN = "admin"
+DEMO_REQUESTER_UNIT = "DEMO-CG"
 DEMO_ADMIN_NAME = "演示管理员 / demo administrator"
 LOGIN_FILE = "login.txt"
 PASSWORD_GROUPS = 4  # four groups of five: about 110 bits, and easy to read aloud
@@ -151,6 +153,61 @@ def ensure_demo_login(platform: Platform) -> DemoLogin:
     return DemoLogin(DEMO_ADMIN, password, path, created=drawn)
 
 
+@dataclass(frozen=True, slots=True)
+class CastMember:
+    username: str
+    role: Role
+    unit_code: str
+    what: str
+
+
+def _requesting_unit(platform: Platform) -> str:
+    """A department of the sample inventory (not the platform's unit, not the bureau) to ask for video."""
+    settings = platform.settings
+    taken = {settings.platform_unit, settings.bureau_unit}
+    for unit in platform.catalog.list_units():
+        if unit.code not in taken:
+            return unit.code
+    platform.accounts.ensure_unit(DEMO_REQUESTER_UNIT, "演示申请单位 / demo requesting unit")
+    return DEMO_REQUESTER_UNIT
+
+
+def demo_cast(platform: Platform) -> list[CastMember]:
+    """Who else the demo signs in as, to walk a share request end to end: an operator of another unit asks, the
+    platform unit's ``admin`` and the data bureau approve, the auditor watches, the security administrator
+    oversees."""
+    settings = platform.settings
+    return [
+        CastMember("operator", Role.OPERATOR, _requesting_unit(platform), "申请调阅 / files share requests"),
+        CastMember("bureau", Role.UNIT_ADMIN, settings.bureau_unit, "数管局审批 / approves for the data bureau"),
+        CastMember("secadmin", Role.SECADMIN, settings.platform_unit, "安全管理员 / grants and revocation"),
+        CastMember("auditor", Role.AUDITOR, settings.platform_unit, "审计员 / reads the audit log"),
+    ]
+
+
+def ensure_demo_cast(platform: Platform, login: DemoLogin) -> list[CastMember]:
+    """The cast's accounts with the demo administrator's password (a demo, not a deployment: one password to
+    remember), and, on first start, the platform unit's cameras published for live, snapshot and desensitised
+    use, so the operator has something to ask for."""
+    accounts = platform.accounts
+    cast = demo_cast(platform)
+    for member in cast:
+        try:
+            accounts.get_user(member.username)
+        except UserNotFoundError:
+            accounts.create_user(
+                member.username, login.password, [member.role.value], unit_code=member.unit_code, actor="demo"
+            )
+            continue
+        if login.created:
+            accounts.set_password(member.username, login.password, actor="demo")
+    if not platform.sharing.offers(platform.settings.platform_unit):
+        admin = accounts.get_user(DEMO_ADMIN).principal()
+        modes = frozenset({Mode.LIVE, Mode.SNAPSHOT, Mode.DESENSITISED})
+        platform.sharing.publish(admin, ShareScope.UNIT, None, modes)
+    return cast
+
+
 def login_url(settings: Settings) -> str:
     """The sign-in page as a browser on this machine reaches it."""
     host = settings.http_host
@@ -161,11 +218,15 @@ def login_url(settings: Settings) -> str:
     return f"http://{host}:{settings.http_port}/login"
 
 
-def login_lines(login: DemoLogin, settings: Settings) -> list[str]:
+def login_lines(login: DemoLogin, settings: Settings, cast: list[CastMember] | None = None) -> list[str]:
     """What the demo prints at start: where to sign in, and with what."""
-    return [
+    lines = [
         f"演示登录 / demo login: {login_url(settings)}",
         f"  用户名 / username: {login.username}",
         f"  密码 / password: {login.password}",
         f"  (单位管理员，本平台单位 / unit administrator of the platform's unit; kept in {login.path})",
     ]
+    if cast:
+        lines.append("  同一密码的其他演示账号 / other demo accounts, same password:")
+        lines.extend(f"    {m.username} ({m.role.value}, {m.unit_code}): {m.what}" for m in cast)
+    return lines

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from xueliang.app import approval_chains, build_revocation_bus
 from xueliang.config import load_settings
@@ -44,7 +44,7 @@ from xueliang.sharing.grants import NewShareRequest, SharingConfig, SharingError
 from xueliang.sharing.share_requests import Box
 from xueliang.store.db import create_db_engine, make_session_factory, migrate
 from xueliang.store.models import utcnow
-from xueliang.store.sharing import Direction
+from xueliang.store.sharing import Direction, ShareRequest
 
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 BOXES: dict[str, Box] = {"mine": "mine", "to_decide": "to_decide"}
@@ -66,6 +66,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory
 RequestId = Annotated[str, typer.Argument(help="共享申请编号 / share request id")]
 GrantId = Annotated[str, typer.Argument(help="授权编号 / grant id")]
 Modes = Annotated[list[Mode], typer.Option("--mode", help="方式，可重复 / mode, repeatable")]
+Reason = Annotated[str, typer.Option("--reason", help="原因 / reason")]
+Choice = TypeVar("Choice")
 
 
 @dataclass
@@ -127,6 +129,17 @@ def _when(value: str, option: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(LOCAL_ZONE))
     return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _one_of(value: str, choices: dict[str, Choice], option: str) -> Choice:
+    """The choice named ``value``; any other value is a usage error that lists the choices."""
+    chosen = choices.get(value)
+    if chosen is None:
+        *first, last = choices
+        raise _fail(
+            EXIT_USAGE, f"{option} 应为 {'、'.join(first)} 或 {last}", f"{option} is {', '.join(first)} or {last}"
+        )
+    return chosen
 
 
 # the share directory -----------------------------------------------------------------------------------------
@@ -241,9 +254,7 @@ def request_list(
     data_dir: DataDir = None,
 ) -> None:
     """The acting unit's requests (mine) or those awaiting the acting user's decision (to_decide)."""
-    chosen = BOXES.get(box)
-    if chosen is None:
-        raise _fail(EXIT_USAGE, "--box 应为 mine 或 to_decide", "--box is mine or to_decide")
+    chosen = _one_of(box, BOXES, "--box")
     with _acting(data_dir, as_user) as acting:
         found = acting.sharing.requests(acting.principal, chosen, status, source_address=acting.source)
     console.print(requests_table(found))
@@ -254,16 +265,21 @@ def request_show(as_user: As, request_id: RequestId, data_dir: DataDir = None) -
     """One request with its approval chain (for its parties)."""
     with _acting(data_dir, as_user) as acting:
         request = acting.sharing.request_for(acting.principal, request_id, source_address=acting.source)
-        grants = [g.id for g in acting.sharing.grants_of_request(request.id)]
-    console.print(request_view(request, grants))
+        view = _with_grants(acting, request)
+    console.print(view)
+
+
+def _with_grants(acting: Acting, request: ShareRequest) -> RenderableType:
+    """The request with the grants its approval created."""
+    return request_view(request, [g.id for g in acting.sharing.grants_of_request(request.id)])
 
 
 def _decide(as_user: As, request_id: str, approve: bool, comment: str, data_dir: Path | None) -> None:
     with _acting(data_dir, as_user) as acting:
         sharing = acting.sharing
         request = sharing.decide_step(acting.principal, request_id, approve, comment, source_address=acting.source)
-        grants = [g.id for g in sharing.grants_of_request(request.id)]
-    console.print(request_view(request, grants))
+        view = _with_grants(acting, request)
+    console.print(view)
 
 
 @share_app.command("approve")
@@ -305,9 +321,7 @@ def grants_list(
     data_dir: DataDir = None,
 ) -> None:
     """Grants the acting unit holds, gives (on its cameras), or both (a security admin: every grant)."""
-    chosen = DIRECTIONS.get(direction)
-    if chosen is None:
-        raise _fail(EXIT_USAGE, "--direction 应为 held、given 或 all", "--direction is held, given or all")
+    chosen = _one_of(direction, DIRECTIONS, "--direction")
     with _acting(data_dir, as_user) as acting:
         records = acting.sharing.grant_records(acting.principal, chosen, status, source_address=acting.source)
     console.print(grants_table(records))
@@ -317,7 +331,7 @@ def grants_list(
 def grants_revoke(
     as_user: As,
     grant_id: GrantId,
-    reason: Annotated[str, typer.Option("--reason", help="原因 / reason")] = "",
+    reason: Reason = "",
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a grant at once."""
@@ -331,7 +345,7 @@ def grants_renew(
     as_user: As,
     grant_id: GrantId,
     until: Annotated[str, typer.Option("--until", help="新的截止时间 / new end (ISO, local time)")],
-    reason: Annotated[str, typer.Option("--reason", help="原因 / reason")] = "",
+    reason: Reason = "",
     data_dir: DataDir = None,
 ) -> None:
     """Move a grant's end (an expired grant comes back; a revoked one never does)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -14,6 +15,7 @@ from xueliang.domain.principals import Mode
 from xueliang.store.sharing import EventRow, GrantRecord, Offer, ShareRequest
 
 LOCAL_ZONE = "Asia/Shanghai"
+Row = TypeVar("Row")
 
 
 def local(at: dt.datetime | None) -> str:
@@ -27,21 +29,23 @@ def modes(values: Iterable[Mode]) -> str:
     return ", ".join(sorted(m.value for m in values))
 
 
-def _table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
-    table = Table(*headings)
+def _table(rows: Iterable[Row], *columns: tuple[str, Callable[[Row], str]]) -> Table:
+    """A table of ``rows``, a column per (heading, the cell of a row)."""
+    table = Table(*(heading for heading, _ in columns))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(cell(row) for _, cell in columns))
     return table
 
 
 def offers_table(offers: Iterable[Offer]) -> Table:
-    headings = ("编号 / id", "单位 / unit", "范围 / scope", "对象 / target", "方式 / modes", "敏感度 / sensitivity")
     return _table(
-        headings,
-        (
-            (str(o.id), o.owner_unit_code, o.scope, o.camera_id or o.division_code or "", modes(o.modes), o.sensitivity)
-            for o in offers
-        ),
+        offers,
+        ("编号 / id", lambda o: str(o.id)),
+        ("单位 / unit", lambda o: o.owner_unit_code),
+        ("范围 / scope", lambda o: o.scope),
+        ("对象 / target", lambda o: o.camera_id or o.division_code or ""),
+        ("方式 / modes", lambda o: modes(o.modes)),
+        ("敏感度 / sensitivity", lambda o: o.sensitivity),
     )
 
 
@@ -51,31 +55,16 @@ def _waiting(request: ShareRequest) -> str:
 
 
 def requests_table(requests: Iterable[ShareRequest]) -> Table:
-    headings = (
-        "编号 / id",
-        "申请单位 / unit",
-        "状态 / status",
-        "待审 / open step",
-        "摄像机 / cameras",
-        "方式 / modes",
-        "截止 / until",
-        "用途 / purpose",
-    )
     return _table(
-        headings,
-        (
-            (
-                r.id,
-                r.requester_unit_code,
-                r.status,
-                _waiting(r),
-                str(len(r.camera_ids)),
-                modes(r.modes),
-                local(r.ends_at),
-                f"{r.purpose} ({r.case_number})",
-            )
-            for r in requests
-        ),
+        requests,
+        ("编号 / id", lambda r: r.id),
+        ("申请单位 / unit", lambda r: r.requester_unit_code),
+        ("状态 / status", lambda r: r.status),
+        ("待审 / open step", _waiting),
+        ("摄像机 / cameras", lambda r: str(len(r.camera_ids))),
+        ("方式 / modes", lambda r: modes(r.modes)),
+        ("截止 / until", lambda r: local(r.ends_at)),
+        ("用途 / purpose", lambda r: f"{r.purpose} ({r.case_number})"),
     )
 
 
@@ -93,78 +82,42 @@ def request_view(request: ShareRequest, grants: Sequence[str] = ()) -> Renderabl
         ),
     ]
     steps = _table(
-        ("#", "环节 / step", "单位 / unit", "状态 / status", "审批人 / approver", "意见 / comment", "时间 / at"),
-        (
-            (
-                str(s.position),
-                s.kind,
-                s.unit_code or "",
-                s.status,
-                s.approver_id or "",
-                s.comment or "",
-                local(s.decided_at),
-            )
-            for s in request.steps
-        ),
+        request.steps,
+        ("#", lambda s: str(s.position)),
+        ("环节 / step", lambda s: s.kind),
+        ("单位 / unit", lambda s: s.unit_code or ""),
+        ("状态 / status", lambda s: s.status),
+        ("审批人 / approver", lambda s: s.approver_id or ""),
+        ("意见 / comment", lambda s: s.comment or ""),
+        ("时间 / at", lambda s: local(s.decided_at)),
     )
     tail = [Text(f"  授权 / grants: {', '.join(grants)}")] if grants else []
     return Group(*(Text(line) for line in lines), steps, *tail)
 
 
 def grants_table(records: Iterable[GrantRecord]) -> Table:
-    headings = (
-        "编号 / id",
-        "被授权 / grantee",
-        "所属 / owner",
-        "状态 / status",
-        "方式 / modes",
-        "摄像机 / targets",
-        "有效期 / valid",
-        "申请 / request",
-        "原因 / reason",
-    )
     return _table(
-        headings,
-        (
-            (
-                g.id,
-                g.grantee_unit_code,
-                g.owner_unit_code or "",
-                g.status,
-                modes(g.modes),
-                ", ".join(sorted(g.targets)),
-                f"{local(g.valid_from)} - {local(g.valid_until)}",
-                g.request_id or "",
-                r.reason or "",
-            )
-            for r in records
-            for g in (r.grant,)
-        ),
+        records,
+        ("编号 / id", lambda r: r.grant.id),
+        ("被授权 / grantee", lambda r: r.grant.grantee_unit_code),
+        ("所属 / owner", lambda r: r.grant.owner_unit_code or ""),
+        ("状态 / status", lambda r: r.grant.status),
+        ("方式 / modes", lambda r: modes(r.grant.modes)),
+        ("摄像机 / targets", lambda r: ", ".join(sorted(r.grant.targets))),
+        ("有效期 / valid", lambda r: f"{local(r.grant.valid_from)} - {local(r.grant.valid_until)}"),
+        ("申请 / request", lambda r: r.grant.request_id or ""),
+        ("原因 / reason", lambda r: r.reason or ""),
     )
 
 
 def events_table(rows: Iterable[EventRow]) -> Table:
-    headings = (
-        "编号 / id",
-        "时间 / at",
-        "类型 / kind",
-        "申请 / request",
-        "授权 / grant",
-        "操作人 / actor",
-        "消息 / message",
-    )
     return _table(
-        headings,
-        (
-            (
-                str(e.id),
-                local(e.at),
-                e.kind,
-                e.request_id or "",
-                e.grant_id or "",
-                e.actor,
-                f"{e.message_zh} / {e.message_en}",
-            )
-            for e in rows
-        ),
+        rows,
+        ("编号 / id", lambda e: str(e.id)),
+        ("时间 / at", lambda e: local(e.at)),
+        ("类型 / kind", lambda e: e.kind),
+        ("申请 / request", lambda e: e.request_id or ""),
+        ("授权 / grant", lambda e: e.grant_id or ""),
+        ("操作人 / actor", lambda e: e.actor),
+        ("消息 / message", lambda e: f"{e.message_zh} / {e.message_en}"),
     )

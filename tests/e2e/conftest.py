@@ -8,6 +8,9 @@ and FAIL under CI=true.
 Every page that shows video needs a signed-in browser: :func:`open_signed_in` opens a page, follows it to the real
 sign-in page (/login?next=...), signs in there and waits to be back. Tests that serve the platform's app in a
 thread run on SQLite only (:data:`SQLITE_ONLY`): the browser is what they test, both databases are tested below.
+Tests that run ``xueliang`` itself as a child process (``serve``, ``demo``) start it with :data:`XUELIANG_CLI` and
+:func:`child_env` on ports from :func:`free_port` and :func:`free_udp_tcp_port`, and wait until it is
+:func:`healthy`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
@@ -47,6 +52,7 @@ DEFAULT_TIMEOUT_MS = 15_000
 LOGIN_URL = re.compile(r"/login\?")
 # the platform fixture (tests/conftest.py) on SQLite only, for tests whose subject is the browser
 SQLITE_ONLY = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+XUELIANG_CLI = (sys.executable, "-c", "from xueliang.cli import main; main()")  # the command line, as a child
 
 
 def require_tool(name: str, why: str) -> str:
@@ -184,3 +190,46 @@ def open_signed_in(page: Page, url: str, username: str, password: str) -> None:
     assert parse_qs(urlsplit(page.url).query)["next"] == [wanted.path + (f"?{wanted.query}" if wanted.query else "")]
     sign_in(page, username, password)
     page.wait_for_url(url)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 (TCP, or the socket ``kind`` given)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def free_udp_tcp_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (SIP listens on both)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
+def child_env(rtp_min: int, **settings: str) -> dict[str, str]:
+    """The environment of a child ``xueliang``: this process's without its XUELIANG_ settings, unbuffered output,
+    the media node's RTP on 127.0.0.1 in ports ``rtp_min`` to ``rtp_min + 99`` (no shared port), and ``settings``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XUELIANG_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        XUELIANG_MEDIA_RTP_PORT_MIN=str(rtp_min),
+        XUELIANG_MEDIA_RTP_PORT_MAX=str(rtp_min + 99),
+        XUELIANG_MEDIA_RTP_MUX_PORT="0",
+        XUELIANG_MEDIA_RTP_HOST="127.0.0.1",
+        **settings,
+    )
+    return env
+
+
+def healthy(base_url: str) -> bool:
+    """Whether the platform at ``base_url`` answers its health check."""
+    try:
+        return httpx.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

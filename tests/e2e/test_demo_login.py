@@ -7,10 +7,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from xueliang.demo import DEMO_ADMIN, DEMO_ADMIN_NAME
 
-from .conftest import sign_in
+from .conftest import XUELIANG_CLI, child_env, free_port, free_udp_tcp_port, healthy, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -33,24 +31,6 @@ PLAYING_TIMEOUT_MS = 45_000
 LOGIN_LINE = re.compile(r"demo login: (http://\S+/login)")
 USERNAME_LINE = re.compile(r"username: (\S+)")
 PASSWORD_LINE = re.compile(r"password: (\S+)")
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_udp_tcp_port() -> int:
-    for _ in range(50):
-        port = _free_port(socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            try:
-                tcp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no port free for both UDP and TCP")
 
 
 @dataclass
@@ -79,18 +59,9 @@ class Login:
 @contextmanager
 def running_demo(data_dir: Path, http_port: int, sip_port: int, log: Path) -> Iterator[tuple[Login, Printed]]:
     """``xueliang demo`` in a child process until the block ends; yields the login it printed."""
-    rtp_min = 42000 + (os.getpid() % 150) * 100
-    env = {key: value for key, value in os.environ.items() if not key.startswith("XUELIANG_")}
-    env.update(
-        PYTHONUNBUFFERED="1",
-        XUELIANG_MEDIA_RTP_PORT_MIN=str(rtp_min),
-        XUELIANG_MEDIA_RTP_PORT_MAX=str(rtp_min + 99),
-        XUELIANG_MEDIA_RTP_MUX_PORT="0",
-        XUELIANG_MEDIA_RTP_HOST="127.0.0.1",
-        XUELIANG_SIP_HOST="127.0.0.1",
-    )
+    env = child_env(42000 + (os.getpid() % 150) * 100, XUELIANG_SIP_HOST="127.0.0.1")
     command = [
-        sys.executable, "-c", "from xueliang.cli import main; main()", "demo",
+        *XUELIANG_CLI, "demo",
         "--data-dir", str(data_dir),
         "--http-host", "127.0.0.1", "--http-port", str(http_port),
         "--sip-port", str(sip_port),
@@ -119,7 +90,7 @@ def running_demo(data_dir: Path, http_port: int, sip_port: int, log: Path) -> It
         reader.start()
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
-            while printed.find(PASSWORD_LINE) is None or not _healthy(http_port):
+            while printed.find(PASSWORD_LINE) is None or not healthy(f"http://127.0.0.1:{http_port}"):
                 if time.monotonic() > deadline or demo.poll() is not None:
                     pytest.fail(f"the demo did not start; it printed:\n{printed.text()}\n{log.read_text()[-3000:]}")
                 time.sleep(0.3)
@@ -136,16 +107,9 @@ def running_demo(data_dir: Path, http_port: int, sip_port: int, log: Path) -> It
             reader.join(timeout=10)
 
 
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_the_demo_prints_a_login_that_signs_in(tmp_path: Path, page: Page, vendored: None) -> None:
     data_dir = tmp_path / "xueliang-demo"
-    http_port, sip_port = _free_port(), _free_udp_tcp_port()
+    http_port, sip_port = free_port(), free_udp_tcp_port()
     log = tmp_path / "demo.log"
     with running_demo(data_dir, http_port, sip_port, log) as (login, printed):
         assert login.url == f"http://127.0.0.1:{http_port}/login"

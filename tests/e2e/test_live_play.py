@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
-from .conftest import open_signed_in
+from .conftest import XUELIANG_CLI, child_env, free_port, free_udp_tcp_port, healthy, open_signed_in
 
 PLATFORM_ID = "34150000002000000001"
 PASSWORD = "e2e-password-1"
@@ -42,24 +41,6 @@ PREFIXES = {"h264": "3415020000", "h265": "3415030000"}  # the simulator's ID pr
 PLAYING_TIMEOUT_MS = 30_000
 ADMIN = "admin"
 ADMIN_PASSWORD = "E2e-Live-Passw0rd!"
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_udp_tcp_port() -> int:
-    for _ in range(50):
-        port = _free_port(socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            try:
-                tcp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no port free for both UDP and TCP")
 
 
 @dataclass(frozen=True)
@@ -99,20 +80,14 @@ def _sim(workdir: Path, sip_port: int, video: str) -> subprocess.Popen[bytes]:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     workdir = tmp_path_factory.mktemp("live")
-    http_port, sip_port = _free_port(), _free_udp_tcp_port()
-    rtp_min = 40000 + (os.getpid() % 200) * 100
-    env = {key: value for key, value in os.environ.items() if not key.startswith("XUELIANG_")}
-    env.update(
-        PYTHONUNBUFFERED="1",
+    http_port, sip_port = free_port(), free_udp_tcp_port()
+    env = child_env(
+        40000 + (os.getpid() % 200) * 100,
         XUELIANG_ACCESS_TOKEN_TTL="3600",  # the module's Bearer token outlives the module
-        XUELIANG_MEDIA_RTP_PORT_MIN=str(rtp_min),
-        XUELIANG_MEDIA_RTP_PORT_MAX=str(rtp_min + 99),
-        XUELIANG_MEDIA_RTP_MUX_PORT="0",
-        XUELIANG_MEDIA_RTP_HOST="127.0.0.1",
         XUELIANG_MEDIA_LINGER="2",
     )
     command = [
-        sys.executable, "-c", "from xueliang.cli import main; main()", "serve",
+        *XUELIANG_CLI, "serve",
         "--data-dir", str(workdir / "data"),
         "--http-host", "127.0.0.1", "--http-port", str(http_port),
         "--sip-host", "127.0.0.1", "--sip-port", str(sip_port),
@@ -123,7 +98,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     base = f"http://127.0.0.1:{http_port}"
     sims: list[subprocess.Popen[bytes]] = []
     create_admin = [
-        sys.executable, "-c", "from xueliang.cli import main; main()", "user", "create", ADMIN,
+        *XUELIANG_CLI, "user", "create", ADMIN,
         "--password", ADMIN_PASSWORD, "--role", "unit_admin", "--data-dir", str(workdir / "data"),
     ]  # fmt: skip
     created = subprocess.run(create_admin, cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
@@ -131,7 +106,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with log_path.open("wb") as log, httpx.Client(base_url=base, timeout=30.0) as http:
         server = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait(lambda: _healthy(http), 30, "the platform to start", log_path)
+            _wait(lambda: healthy(base), 30, "the platform to start", log_path)
             token = http.post("/api/v1/auth/token", data={"username": ADMIN, "password": ADMIN_PASSWORD})
             assert token.status_code == 200, token.text
             http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
@@ -150,13 +125,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 server.kill()
             for sim in sims:
                 sim.wait(timeout=10)
-
-
-def _healthy(http: httpx.Client) -> bool:
-    try:
-        return http.get("/api/v1/health").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _devices_ready(http: httpx.Client, found: dict[str, str]) -> bool:

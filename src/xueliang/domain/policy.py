@@ -17,6 +17,12 @@ The rules:
   log; the security administrator creates, revokes and renews grants; a unit administrator publishes its own
   cameras, revokes grants on them and decides the owner step for them. Nobody approves a request their own
   unit filed, and nobody creates a grant for their own unit on another unit's cameras.
+- Sharing records (share requests, grants, notifications, the share directory): SHARE_READ, asked with the
+  record's :class:`SharingParties`. A principal holding none of the sharing roles (unit_admin, operator, viewer,
+  secadmin: so the system administrator and the auditor) takes no part in sharing and sees none. The security
+  administrator sees every unit's records; anyone else in a sharing role sees a record whose parties include its
+  unit (its own unit's lists, and the directory, are asked with :meth:`SharingParties.of_unit`), never the
+  records of every unit at once (:data:`EVERY_UNIT`). An API key needs the ``share.read`` scope.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class AdminAction(StrEnum):
     GRANT_RENEW = "grant.renew"
     SHARE_PUBLISH = "share.publish"  # put cameras in the share directory
     SHARE_REQUEST = "share.request"  # file a share request
+    SHARE_READ = "share.read"  # see share requests, grants, notifications, the directory (context: SharingParties)
     AUDIT_READ = "audit.read"
     USER_MANAGE = "user.manage"
     CONFIG_EDIT = "config.edit"
@@ -53,6 +60,8 @@ Action = Mode | AdminAction
 VIDEO_ROLES: Final = frozenset({Role.UNIT_ADMIN, Role.OPERATOR, Role.VIEWER})
 NO_VIDEO_ROLES: Final = frozenset({Role.SYSADMIN, Role.AUDITOR})
 VIEWER_MODES: Final = frozenset({Mode.LIVE, Mode.PLAYBACK, Mode.SNAPSHOT, Mode.DESENSITISED})
+# roles that take part in sharing (see its records); the sysadmin and the auditor do not: separation of duties
+SHARING_ROLES: Final = frozenset({Role.UNIT_ADMIN, Role.OPERATOR, Role.VIEWER, Role.SECADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,33 @@ class ApprovalContext:
     requester_unit_code: str
     step: StepKind = StepKind.OWNER
     bureau_unit_code: str | None = None  # the data bureau's unit (数管局), for BUREAU steps
+
+
+@dataclass(frozen=True, slots=True)
+class SharingParties:
+    """The units a sharing record concerns, for SHARE_READ: the requesting (grantee) unit, the owner units of its
+    cameras and the units deciding its approval steps. ``every_unit`` asks for the records of all units at once
+    (every grant, the notifications addressed to no unit)."""
+
+    requester_unit_code: str | None = None
+    owner_unit_codes: frozenset[str] = frozenset()
+    step_unit_codes: frozenset[str] = frozenset()
+    every_unit: bool = False
+
+    @classmethod
+    def of_unit(cls, unit_code: str) -> SharingParties:
+        """The records of one unit: what it requested, holds, gives and is told."""
+        return cls(requester_unit_code=unit_code)
+
+    def includes(self, unit_code: str) -> bool:
+        return (
+            unit_code == self.requester_unit_code
+            or unit_code in self.owner_unit_codes
+            or unit_code in self.step_unit_codes
+        )
+
+
+EVERY_UNIT: Final = SharingParties(every_unit=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +197,12 @@ def decide(
     now: dt.datetime,
     grants: GrantIndex,
     *,
-    context: ApprovalContext | None = None,
+    context: ApprovalContext | SharingParties | None = None,
 ) -> Decision:
-    """May ``principal`` do ``action`` on ``camera`` at ``now``? Video actions answer with a treatment and grant."""
+    """May ``principal`` do ``action`` on ``camera`` at ``now``? Video actions answer with a treatment and grant.
+
+    ``context`` is the share request or grant an approval or creation is about (:class:`ApprovalContext`), or the
+    parties of the record SHARE_READ asks to see (:class:`SharingParties`)."""
     if isinstance(action, Mode):
         if camera is None:
             return _deny("未指定摄像机", "no camera given")
@@ -238,10 +277,17 @@ def _neg(text: str) -> tuple[int, ...]:
 
 
 def _decide_admin(
-    principal: Principal, action: AdminAction, camera: CameraRef | None, context: ApprovalContext | None
+    principal: Principal,
+    action: AdminAction,
+    camera: CameraRef | None,
+    context: ApprovalContext | SharingParties | None,
 ) -> Decision:
     if principal.kind is PrincipalKind.API_KEY and action.value not in principal.scopes:
         return _deny(f"API 密钥无 {action.value} 权限范围", f"the API key lacks the {action.value} scope")
+    if action is AdminAction.SHARE_READ:
+        if not isinstance(context, SharingParties):
+            return _deny("未指定共享记录", "no sharing record given")
+        return _decide_share_read(principal, context)
     roles = principal.roles
     unit = principal.unit_code
     owns = camera is not None and camera.owner_unit_code == unit
@@ -275,7 +321,7 @@ def _decide_admin(
             "安全管理员或所属单位管理员",
             "security administrator or the owner unit's administrator",
         )
-    if context is None:
+    if not isinstance(context, ApprovalContext):
         return _deny("缺少申请上下文", "no share request context given")
     if context.requester_unit_code == unit and not owns:
         return _deny(
@@ -284,6 +330,22 @@ def _decide_admin(
     if action is AdminAction.GRANT_CREATE:
         return _role(Role.SECADMIN in roles, "安全管理员", "security administrator")
     return _decide_step(principal, camera, context)
+
+
+def _decide_share_read(principal: Principal, parties: SharingParties) -> Decision:
+    if not principal.roles & SHARING_ROLES:
+        return _deny("该角色不参与视频共享", "this role takes no part in sharing")
+    if Role.SECADMIN in principal.roles:
+        return _allow("安全管理员可查看所有单位的共享记录", "the security administrator sees every unit's records")
+    if parties.every_unit:
+        return _deny(
+            "仅安全管理员可查看所有单位的共享记录", "only the security administrator sees every unit's records"
+        )
+    if not parties.includes(principal.unit_code):
+        return _deny(
+            "仅相关单位和安全管理员可查看该共享记录", "only the record's parties and security administrators may see it"
+        )
+    return _allow("相关单位可查看", "allowed for a party to the record")
 
 
 def _decide_step(principal: Principal, camera: CameraRef | None, context: ApprovalContext) -> Decision:

@@ -386,10 +386,12 @@ class AuditLog:
         action: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
+        grant: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> AuditPage:
-        """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page. Every criterion given must
+        hold; ``since`` inclusive, ``until`` exclusive; ``grant`` is a grant id."""
         if not 1 <= limit <= SEARCH_MAX:
             raise AuditQueryError(f"limit must be between 1 and {SEARCH_MAX}: {limit}")
         if since is not None and until is not None and since >= until:
@@ -399,7 +401,7 @@ class AuditLog:
             if not cursor.isdigit():
                 raise AuditQueryError(f"malformed cursor: {cursor!r}")
             before = int(cursor)
-        criteria = AuditFilter(actor, unit, camera, action, _naive_utc(since), _naive_utc(until))
+        criteria = AuditFilter(actor, unit, camera, action, _naive_utc(since), _naive_utc(until), grant)
         records = self.store.search(criteria, limit, before)
         next_cursor = str(records[-1].seq) if len(records) == limit else None
         return AuditPage(records, next_cursor)

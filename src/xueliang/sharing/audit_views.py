@@ -20,13 +20,12 @@ from typing import Final
 from xueliang.domain.audit import AuditAction, AuditEvent
 from xueliang.domain.policy import AdminAction, GrantIndex, decide
 from xueliang.domain.principals import Principal
-from xueliang.sharing.audit import SEARCH_MAX, AuditLog, AuditPage, AuditQueryError, ChainReport, UsageReport
+from xueliang.sharing.audit import SEARCH_MAX, AuditLog, AuditPage, ChainReport, UsageReport
 from xueliang.store.audit import AuditRecord
 from xueliang.store.models import utcnow
 
 READ_ACTION: Final = AuditAction.AUDIT_READ
 EXPORT_MAX: Final = 100_000  # records in one export
-GRANT_SCAN_MAX: Final = 50_000  # records one grant-filtered page looks through before handing back a cursor
 _NO_GRANTS: Final = GrantIndex()  # reading the log concerns no camera
 
 
@@ -98,27 +97,17 @@ class AuditViews:
         return self._page(query, limit, cursor)
 
     def _page(self, query: AuditQuery, limit: int, cursor: str | None) -> AuditPage:
-        criteria = {k: getattr(query, k) for k in ("since", "until", "actor", "unit", "camera", "action")}
-        if query.grant is None:
-            return self.audit.search(limit=limit, cursor=cursor, **criteria)
-        # the log's search has no grant filter yet: walk its pages (newest first) and keep the grant's records
-        if not 1 <= limit <= SEARCH_MAX:
-            raise AuditQueryError(f"limit must be between 1 and {SEARCH_MAX}: {limit}")
-        found: list[AuditRecord] = []
-        scanned = 0
-        while True:
-            page = self.audit.search(limit=SEARCH_MAX, cursor=cursor, **criteria)
-            for record in page.records:
-                scanned += 1
-                if record.grant_id == query.grant:
-                    found.append(record)
-                    if len(found) == limit:
-                        return AuditPage(found, str(record.seq))
-                if scanned >= GRANT_SCAN_MAX:
-                    return AuditPage(found, str(record.seq))
-            if page.next_cursor is None:
-                return AuditPage(found, None)
-            cursor = page.next_cursor
+        return self.audit.search(
+            since=query.since,
+            until=query.until,
+            actor=query.actor,
+            unit=query.unit,
+            camera=query.camera,
+            action=query.action,
+            grant=query.grant,
+            limit=limit,
+            cursor=cursor,
+        )
 
     def export(
         self, principal: Principal, query: AuditQuery, fmt: str, source_address: str | None = None

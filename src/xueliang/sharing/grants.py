@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 
 from xueliang.domain import grants as g
-from xueliang.domain.audit import AuditAction
 from xueliang.domain.grants import Grant, GrantEvent
 from xueliang.domain.policy import AdminAction
 from xueliang.domain.principals import Principal
@@ -35,16 +34,11 @@ from xueliang.sharing.share_common import (
     SharingError,
     SharingForbiddenError,
     SharingNotFoundError,
-    change_record,
-    modes_text,
-    oversees,
     purpose_of,
-    refusal,
-    takes_part,
 )
 from xueliang.sharing.share_directory import ShareDirectory
-from xueliang.sharing.share_requests import ShareRequests
-from xueliang.sharing.sharing_core import clamp, owner_ref
+from xueliang.sharing.share_requests import ShareRequests, grant_change_record, notify_grant
+from xueliang.sharing.sharing_core import clamp, grant_parties, owner_ref
 from xueliang.store.db import transaction
 from xueliang.store.sharing import Direction, EventRow, GrantRecord, SharingRepository
 
@@ -86,10 +80,7 @@ class SharingService(ShareDirectory, ShareRequests):
     def grant_record(self, principal: Principal, grant_id: str, *, source_address: str | None = None) -> GrantRecord:
         """The grant, for its parties only: the grantee unit, the owner unit, security administrators."""
         record = self._grant_record(grant_id)
-        parties = {record.grant.grantee_unit_code, record.grant.owner_unit_code}
-        if not takes_part(principal) or not (oversees(principal) or principal.unit_code in parties):
-            decision = refusal("仅授权双方和安全管理员可查看该授权", "only the parties may see this grant")
-            self.refuse(principal, "grant.read", decision, source_address)
+        self.see(principal, "grant.read", grant_parties(record.grant), source_address)
         return record
 
     def grant_records(
@@ -104,7 +95,7 @@ class SharingService(ShareDirectory, ShareRequests):
         """``held``: grants to the caller's unit; ``given``: grants on its cameras; ``all``: both, or every grant
         for a security administrator. Newest first."""
         self.member(principal, "grant.list", source_address)
-        unit = None if direction == "all" and oversees(principal) else principal.unit_code
+        unit = None if direction == "all" and self.oversees(principal) else principal.unit_code
         with self.sessions() as session:
             return self.repo(session).grant_records(unit, direction, status, clamp(limit))
 
@@ -168,17 +159,7 @@ class SharingService(ShareDirectory, ShareRequests):
             extra = {"reason": reason} | ({} if until is None else {"valid_until": until.isoformat()})
             self._record_grant(repo, f"grant.{verb_en}", grant, principal, now, source_address, **extra)
             repo.change_grant(grant.id, status, principal.id, now, reason or None, until)
-            for unit in {grant.grantee_unit_code, grant.owner_unit_code}:
-                repo.add_event(
-                    f"grant.{verb_en}",
-                    unit,
-                    principal.id,
-                    now,
-                    f"授权{verb_zh}",
-                    f"grant {verb_en}",
-                    request_id=grant.request_id,
-                    grant_id=grant.id,
-                )
+            notify_grant(repo, f"grant.{verb_en}", grant, principal.id, now, f"授权{verb_zh}", f"grant {verb_en}")
             changed = repo.get_grant(grant.id)
         self.refresh()
         assert changed is not None  # it was there, locked, a moment ago
@@ -195,23 +176,8 @@ class SharingService(ShareDirectory, ShareRequests):
         **details: str,
     ) -> None:
         request = None if grant.request_id is None else repo.get_request(grant.request_id)
-        self.record(
-            change_record(
-                AuditAction.GRANT_CHANGE,
-                change,
-                actor,
-                now,
-                request_id=grant.request_id,
-                grant_id=grant.id,
-                purpose=None if request is None else purpose_of(request.purpose, request.case_number),
-                cameras=grant.targets,
-                source_address=source_address,
-                grantee=grant.grantee_unit_code,
-                owner=grant.owner_unit_code or "",
-                modes=modes_text(grant.modes),
-                **details,
-            )
-        )
+        purpose = None if request is None else purpose_of(request.purpose, request.case_number)
+        self.record(grant_change_record(change, grant, actor, now, purpose, source_address, **details))
 
     def expire_due(self) -> list[str]:
         """Mark grants past their window expired (the periodic job; it also :meth:`sync`\\ s); returns their ids."""
@@ -224,17 +190,7 @@ class SharingService(ShareDirectory, ShareRequests):
                 self._record_grant(repo, "grant.expired", grant, None, now)
             for grant in expired:
                 repo.change_grant(grant.id, g.grant_transition(grant.status, GrantEvent.EXPIRE), "system", now)
-                for unit in {grant.grantee_unit_code, grant.owner_unit_code}:
-                    repo.add_event(
-                        "grant.expired",
-                        unit,
-                        "system",
-                        now,
-                        "授权已到期",
-                        "grant expired",
-                        request_id=grant.request_id,
-                        grant_id=grant.id,
-                    )
+                notify_grant(repo, "grant.expired", grant, "system", now, "授权已到期", "grant expired")
         if expired:
             self.refresh()
             for grant in expired:
@@ -253,4 +209,4 @@ class SharingService(ShareDirectory, ShareRequests):
         self.member(principal, "sharing_event.list", source_address)
         with self.sessions() as session:
             repo = self.repo(session)
-            return repo.events(principal.unit_code, after_id, clamp(limit), with_unscoped=oversees(principal))
+            return repo.events(principal.unit_code, after_id, clamp(limit), with_unscoped=self.oversees(principal))

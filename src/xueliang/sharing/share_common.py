@@ -1,10 +1,14 @@
-"""What the sharing service's parts share: errors, configuration, inputs, who takes part, and audit records.
+"""What the sharing service's parts share: errors, configuration, inputs and audit records.
+
+Who may see a sharing record is not decided here: the policy answers it (``AdminAction.SHARE_READ`` with the
+record's :class:`~xueliang.domain.policy.SharingParties`, asked through the core's ``see``, ``member`` and
+``oversees``).
 
 Errors (``status`` is the HTTP answer the API should give; every error has ``zh`` and ``en``)::
 
     SharingError
       SharingNotFoundError      404: unknown request, grant, offer, camera or unit
-      SharingForbiddenError     403: the policy refused, or the caller is no party to the record (``decision``)
+      SharingForbiddenError     403: the policy refused: an action, or a record the caller is no party to (``decision``)
       InvalidShareError         422: bad input the caller can fix
       SharingConflictError      409: the request or grant is not in a state that allows it
 
@@ -25,12 +29,9 @@ from xueliang.domain import grants as g
 from xueliang.domain.audit import AuditAction, AuditEvent
 from xueliang.domain.grants import Area
 from xueliang.domain.policy import Decision
-from xueliang.domain.principals import Mode, Principal, Role
+from xueliang.domain.principals import Mode, Principal
 
 MAX_CAMERAS_IN_RECORD: Final = 50  # a record lists at most this many camera IDs (and says how many more)
-# roles that see sharing records (their unit's offers, requests, grants, events); the security administrator
-# sees every unit's. The system administrator and the auditor do not: separation of duties (等保 2.0).
-SHARING_ROLES: Final = frozenset({Role.UNIT_ADMIN, Role.OPERATOR, Role.VIEWER, Role.SECADMIN})
 
 
 class SharingError(Exception):
@@ -113,16 +114,6 @@ class SharingConfig:
     bureau_unit_code: str  # the data bureau (数管局) deciding BUREAU steps
     chains: g.ApprovalChains = field(default_factory=g.ApprovalChains)
     max_window: dt.timedelta = dt.timedelta(days=366)
-
-
-def takes_part(principal: Principal) -> bool:
-    """Whether ``principal`` sees sharing records at all (its unit's, or every unit's for a security admin)."""
-    return bool(principal.roles & SHARING_ROLES)
-
-
-def oversees(principal: Principal) -> bool:
-    """The security administrator sees every unit's requests, grants and events."""
-    return Role.SECADMIN in principal.roles
 
 
 def purpose_of(purpose: str, case_number: str) -> str:

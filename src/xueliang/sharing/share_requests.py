@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from xueliang.domain import grants as g
-from xueliang.domain.audit import AuditAction
+from xueliang.domain.audit import AuditAction, AuditEvent
 from xueliang.domain.grants import Grant, RequestEvent, ShareScope, StepEvent, StepKind, StepStatus
 from xueliang.domain.policy import AdminAction, ApprovalContext, CameraRef, decide
 from xueliang.domain.principals import Principal
@@ -27,17 +27,74 @@ from xueliang.sharing.share_common import (
     SharingNotFoundError,
     change_record,
     modes_text,
-    oversees,
     purpose_of,
     refusal,
-    takes_part,
     validate_request,
 )
-from xueliang.sharing.sharing_core import SharingCore, clamp, owner_ref
+from xueliang.sharing.sharing_core import SharingCore, clamp, owner_ref, request_parties
 from xueliang.store.db import transaction
 from xueliang.store.sharing import LocatedCamera, ShareRequest, SharingRepository, Step
 
 Box = Literal["mine", "to_decide"]
+
+
+def request_change_record(
+    action: AuditAction,
+    change: str,
+    principal: Principal,
+    request: ShareRequest,
+    now: dt.datetime,
+    source_address: str | None,
+    **details: str,
+) -> AuditEvent:
+    """The audit record of a change to a share request: its purpose and cameras, and ``details``."""
+    return change_record(
+        action,
+        change,
+        principal,
+        now,
+        request_id=request.id,
+        purpose=purpose_of(request.purpose, request.case_number),
+        cameras=request.camera_ids,
+        source_address=source_address,
+        **details,
+    )
+
+
+def grant_change_record(
+    change: str,
+    grant: Grant,
+    actor: Principal | None,
+    now: dt.datetime,
+    purpose: str | None,
+    source_address: str | None = None,
+    **details: str,
+) -> AuditEvent:
+    """The audit record of a change to a grant (created, revoked, renewed, expired: ``actor`` None is the platform):
+    its parties, targets and modes, the purpose of its request, and ``details``."""
+    return change_record(
+        AuditAction.GRANT_CHANGE,
+        change,
+        actor,
+        now,
+        request_id=grant.request_id,
+        grant_id=grant.id,
+        purpose=purpose,
+        cameras=grant.targets,
+        source_address=source_address,
+        grantee=grant.grantee_unit_code,
+        owner=grant.owner_unit_code or "",
+        modes=modes_text(grant.modes),
+        **details,
+    )
+
+
+def notify_grant(
+    repo: SharingRepository, kind: str, grant: Grant, actor: str, at: dt.datetime, zh: str, en: str
+) -> None:
+    """The notification of a change to ``grant`` for both its units, the grantee first, then the owner."""
+    for unit in dict.fromkeys((grant.grantee_unit_code, grant.owner_unit_code)):
+        repo.add_event(kind, unit, actor, at, zh, en, request_id=grant.request_id, grant_id=grant.id)
 
 
 class ShareRequests(SharingCore):
@@ -88,15 +145,13 @@ class ShareRequests(SharingCore):
                 now,
             )
             self.record(
-                change_record(
+                request_change_record(
                     AuditAction.SHARE_REQUEST,
                     "request.filed",
                     principal,
+                    request,
                     now,
-                    request_id=request.id,
-                    purpose=purpose_of(request.purpose, request.case_number),
-                    cameras=request.camera_ids,
-                    source_address=source_address,
+                    source_address,
                     modes=modes_text(request.modes),
                     window=f"{request.starts_at.isoformat()}/{request.ends_at.isoformat()}",
                     sensitivity=level.value,
@@ -178,14 +233,7 @@ class ShareRequests(SharingCore):
     def request_for(self, principal: Principal, request_id: str, *, source_address: str | None = None) -> ShareRequest:
         """The request, for its parties only: the requesting unit, the units deciding its steps, security admins."""
         request = self.request(request_id)
-        parties = {request.requester_unit_code} | {s.unit_code for s in request.steps if s.unit_code}
-        if not takes_part(principal) or not (oversees(principal) or principal.unit_code in parties):
-            self.refuse(
-                principal,
-                "share_request.read",
-                refusal("仅申请单位、审批单位和安全管理员可查看该申请", "only the parties may see this share request"),
-                source_address,
-            )
+        self.see(principal, "share_request.read", request_parties(request), source_address)
         return request
 
     def requests(
@@ -293,38 +341,25 @@ class ShareRequests(SharingCore):
         now: dt.datetime,
         source_address: str | None,
     ) -> None:
-        purpose = purpose_of(request.purpose, request.case_number)
         self.record(
-            change_record(
+            request_change_record(
                 AuditAction.APPROVAL,
                 "step.approved" if approve else "step.rejected",
                 principal,
+                request,
                 now,
-                request_id=request.id,
-                purpose=purpose,
-                cameras=request.camera_ids,
-                source_address=source_address,
+                source_address,
                 step=step.kind.value,
                 position=str(step.position),
                 comment=comment,
             )
         )
+        purpose = purpose_of(request.purpose, request.case_number)
         for grant in grants:
+            valid_until = grant.valid_until.isoformat()
             self.record(
-                change_record(
-                    AuditAction.GRANT_CHANGE,
-                    "grant.created",
-                    principal,
-                    now,
-                    request_id=request.id,
-                    grant_id=grant.id,
-                    purpose=purpose,
-                    cameras=grant.targets,
-                    source_address=source_address,
-                    grantee=grant.grantee_unit_code,
-                    owner=grant.owner_unit_code or "",
-                    modes=modes_text(grant.modes),
-                    valid_until=grant.valid_until.isoformat(),
+                grant_change_record(
+                    "grant.created", grant, principal, now, purpose, source_address, valid_until=valid_until
                 )
             )
 
@@ -353,17 +388,16 @@ class ShareRequests(SharingCore):
     def _add_grants(repo: SharingRepository, grants: Sequence[Grant], actor: str, now: dt.datetime) -> None:
         for grant in grants:
             repo.add_grant(grant, actor, now)
-            for unit in (grant.grantee_unit_code, grant.owner_unit_code):
-                repo.add_event(
-                    "grant.created",
-                    unit,
-                    actor,
-                    now,
-                    f"授权已生效（{len(grant.targets)} 路）",
-                    f"grant created ({len(grant.targets)} cameras)",
-                    request_id=grant.request_id,
-                    grant_id=grant.id,
-                )
+            count = len(grant.targets)
+            notify_grant(
+                repo,
+                "grant.created",
+                grant,
+                actor,
+                now,
+                f"授权已生效（{count} 路）",
+                f"grant created ({count} cameras)",
+            )
 
     def withdraw(self, principal: Principal, request_id: str, *, source_address: str | None = None) -> ShareRequest:
         """The requesting unit takes its pending request back (someone there who may file requests)."""
@@ -384,15 +418,8 @@ class ShareRequests(SharingCore):
             except g.IllegalTransitionError as exc:
                 raise SharingConflictError("该申请已结束", f"the request is {request.status.value}") from exc
             self.record(
-                change_record(
-                    AuditAction.SHARE_REQUEST,
-                    "request.withdrawn",
-                    principal,
-                    now,
-                    request_id=request.id,
-                    purpose=purpose_of(request.purpose, request.case_number),
-                    cameras=request.camera_ids,
-                    source_address=source_address,
+                request_change_record(
+                    AuditAction.SHARE_REQUEST, "request.withdrawn", principal, request, now, source_address
                 )
             )
             for step in request.steps:

@@ -7,7 +7,9 @@ the share directory (:mod:`~xueliang.sharing.share_directory`), share requests
 The index of every active grant lives in memory, rebuilt and swapped after each change this process commits,
 whenever the revocation bus reports a grant it holds, and when :meth:`SharingCore.sync` sees that another process
 (or the CLI) changed grants without a message reaching this one. Every permission question goes through
-:func:`~xueliang.domain.policy.decide`; a refusal is an ``access_denied`` audit record, then
+:func:`~xueliang.domain.policy.decide`, who may see a sharing record too (``SHARE_READ`` with the record's
+:class:`~xueliang.domain.policy.SharingParties`: :meth:`SharingCore.see`, :meth:`SharingCore.member`,
+:meth:`SharingCore.oversees`); a refusal is an ``access_denied`` audit record, then
 :class:`~xueliang.sharing.share_common.SharingForbiddenError`.
 
 Order of every change, inside its transaction: read and check (the policy refuses here), write the audit records
@@ -27,19 +29,28 @@ from typing import Final, NoReturn
 from sqlalchemy.orm import Session, sessionmaker
 
 from xueliang.domain.audit import AuditEvent, AuditSink
-from xueliang.domain.policy import Action, ApprovalContext, CameraRef, Decision, GrantIndex, decide
+from xueliang.domain.grants import Grant, StepKind
+from xueliang.domain.policy import (
+    EVERY_UNIT,
+    Action,
+    AdminAction,
+    ApprovalContext,
+    CameraRef,
+    Decision,
+    GrantIndex,
+    SharingParties,
+    decide,
+)
 from xueliang.domain.principals import Principal
 from xueliang.sharing.revocation import Revocation, RevocationBus, RevocationBusError, Subscription
 from xueliang.sharing.share_common import (
     SharingConfig,
     SharingForbiddenError,
     SharingNotFoundError,
-    refusal,
     refusal_record,
-    takes_part,
 )
 from xueliang.store.models import utcnow
-from xueliang.store.sharing import GrantsMark, SharingRepository
+from xueliang.store.sharing import GrantsMark, ShareRequest, SharingRepository
 
 log = logging.getLogger(__name__)
 MAX_LIST: Final = 500  # the most records one list call returns
@@ -52,6 +63,21 @@ def owner_ref(owner: str | None) -> CameraRef | None:
 
 def clamp(limit: int) -> int:
     return min(max(limit, 1), MAX_LIST)
+
+
+def request_parties(request: ShareRequest) -> SharingParties:
+    """A share request's parties: the requesting unit, its cameras' owner units, the units deciding its steps."""
+    return SharingParties(
+        request.requester_unit_code,
+        frozenset(s.unit_code for s in request.steps if s.kind is StepKind.OWNER and s.unit_code),
+        frozenset(s.unit_code for s in request.steps if s.unit_code),
+    )
+
+
+def grant_parties(grant: Grant) -> SharingParties:
+    """A grant's parties: the grantee unit and the owner unit (when the grant names one)."""
+    owners = frozenset() if grant.owner_unit_code is None else frozenset({grant.owner_unit_code})
+    return SharingParties(grant.grantee_unit_code, owners)
 
 
 class SharingCore:
@@ -154,11 +180,24 @@ class SharingCore:
         self.record(refusal_record(principal, what, decision, self.clock(), source_address=source_address))
         raise SharingForbiddenError(decision)
 
-    def member(self, principal: Principal, what: str, source_address: str | None) -> None:
-        """Refuse principals whose roles take no part in sharing (the system administrator, the auditor)."""
-        if not takes_part(principal):
-            decision = refusal("该角色不参与视频共享", "this role takes no part in sharing")
+    def may_see(self, principal: Principal, parties: SharingParties) -> Decision:
+        """The policy's SHARE_READ for a record with these parties."""
+        return decide(principal, AdminAction.SHARE_READ, None, self.clock(), self._index, context=parties)
+
+    def see(self, principal: Principal, what: str, parties: SharingParties, source_address: str | None) -> None:
+        """Refuse (after its ``access_denied`` record, naming ``what`` was read) a record the policy does not show."""
+        decision = self.may_see(principal, parties)
+        if not decision.allowed:
             self.refuse(principal, what, decision, source_address)
+
+    def member(self, principal: Principal, what: str, source_address: str | None) -> None:
+        """Refuse a list of the caller's own unit's records (or the directory) to whom the policy shows none: the
+        system administrator, the auditor, API keys without the ``share.read`` scope."""
+        self.see(principal, what, SharingParties.of_unit(principal.unit_code), source_address)
+
+    def oversees(self, principal: Principal) -> bool:
+        """Whether the policy shows ``principal`` every unit's records (the security administrator)."""
+        return self.may_see(principal, EVERY_UNIT).allowed
 
     def record(self, event: AuditEvent) -> None:
         """One audit record on the sink (AuditUnavailableError propagates: the caller's change must not commit)."""

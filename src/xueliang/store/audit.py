@@ -218,6 +218,7 @@ class AuditFilter:
     action: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    grant: str | None = None
 
 
 def _iso(at: dt.datetime) -> str:
@@ -352,7 +353,8 @@ class AuditStore:
             after = rows[-1].seq
 
     def search(self, criteria: AuditFilter, limit: int, before_seq: int | None = None) -> list[AuditRecord]:
-        """Newest first; ``before_seq`` continues a previous page."""
+        """Newest first; ``before_seq`` continues a previous page. Actor, unit, camera and grant each have a
+        ``(column, seq)`` index, so a page filtered by one of them is an index range scan however large the log."""
         query = select(audit_record).order_by(audit_record.c.seq.desc()).limit(limit)
         columns = audit_record.c
         for column, value in (
@@ -360,6 +362,7 @@ class AuditStore:
             (columns.actor_unit, criteria.unit),
             (columns.camera_id, criteria.camera),
             (columns.action, criteria.action),
+            (columns.grant_id, criteria.grant),
         ):
             if value is not None:
                 query = query.where(column == value)

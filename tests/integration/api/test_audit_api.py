@@ -1,10 +1,12 @@
 """/api/v1/audit/... through the real app on both databases: only the auditor reads; records filter and page;
-exports parse as csv and xlsx; the usage report names unused grants; the chain verifies; every read is itself a
-record, and a read the log cannot record is refused (503)."""
+the grant filter keeps to its grant (combined with the other filters, paged, exported); exports parse as csv and
+xlsx; the usage report names unused grants; the chain verifies; every read is itself a record, and a read the log
+cannot record is refused (503)."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import openpyxl
@@ -63,6 +65,50 @@ def test_records_filter_and_page(granted: tuple[World, str]) -> None:
     assert site.call("GET", "/audit/records", "aud", params={"cursor": "x1"}).status_code == 422
     window = {"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}
     assert site.call("GET", "/audit/records", "aud", params=window).status_code == 422
+
+
+def test_grant_filter_keeps_to_its_grant(granted: tuple[World, str]) -> None:
+    site, first = granted
+    _, second = approved_grant(site)  # a second grant on the same camera, to the same unit
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).isoformat()
+    site.ok("POST", f"/share/grants/{second}/renew", "ga_admin", json={"until": until, "reason": "延期"})
+    site.ok("POST", f"/share/grants/{second}/revoke", "ga_admin", json={"reason": "结案"})
+    site.platform.audit.flush()
+    expected = {
+        first: ["grant.revoked", "grant.created"],
+        second: ["grant.revoked", "grant.renewed", "grant.created"],
+    }
+    for grant_id, changes in expected.items():
+        page = site.ok("GET", "/audit/records", "aud", params={"grant": grant_id})
+        assert [r["details"]["change"] for r in page["items"]] == changes
+        assert {r["grant_id"] for r in page["items"]} == {grant_id} and page["next_cursor"] is None
+    # one record a page, the second grant's records come in order and nothing of the first's slips in
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"grant": second, "limit": 1, **({} if cursor is None else {"cursor": cursor})}
+        answer = site.ok("GET", "/audit/records", "aud", params=params)
+        seen.extend(r["details"]["change"] for r in answer["items"])
+        assert {r["grant_id"] for r in answer["items"]} <= {second}
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected[second]
+    # with the other filters: every one given must hold
+    by_owner = site.ok("GET", "/audit/records", "aud", params={"grant": second, "actor": "ga_admin"})
+    assert [r["details"]["change"] for r in by_owner["items"]] == ["grant.revoked", "grant.renewed"]
+    by_approver = site.ok(
+        "GET", "/audit/records", "aud", params={"grant": second, "action": "grant_change", "unit": "BUREAU"}
+    )
+    assert [r["details"]["change"] for r in by_approver["items"]] == ["grant.created"]
+    assert site.ok("GET", "/audit/records", "aud", params={"grant": "no-such-grant"}) == {
+        "items": [],
+        "next_cursor": None,
+    }
+    exported = site.call("GET", "/audit/export", "aud", params={"format": "csv", "grant": second, "actor": "ga_admin"})
+    assert exported.status_code == 200 and int(exported.headers["x-record-count"]) == 2
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [row[6] for row in rows[1:]] == [second, second]
 
 
 def test_exports_parse(granted: tuple[World, str]) -> None:

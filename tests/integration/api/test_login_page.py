@@ -101,7 +101,7 @@ def test_the_page_has_no_inline_script_and_a_strict_csp(anonymous: TestClient) -
     page = parse(response.text)
     assert page.inline == []
     scripts = [attrs["src"] for tag, attrs in page.tags if tag == "script"]
-    assert scripts == ["/login/assets/login.js", "/login/assets/logout.js"]
+    assert scripts == ["/login/assets/page.js", "/login/assets/login.js", "/login/assets/logout.js"]
     handlers = [name for _, attrs in page.tags for name in attrs if name.startswith("on")]
     assert handlers == []
     form = next(attrs for tag, attrs in page.tags if tag == "form")
@@ -132,7 +132,8 @@ def test_a_same_origin_next_is_kept(anonymous: TestClient, target: str) -> None:
 
 
 def test_assets_are_served_and_nothing_else(anonymous: TestClient) -> None:
-    for name, kind in (("login.js", "text/javascript"), ("logout.js", "text/javascript"), ("login.css", "text/css")):
+    assets = ("login.js", "logout.js", "page.js", "login.css", "page.css")
+    for name, kind in ((name, "text/css" if name.endswith(".css") else "text/javascript") for name in assets):
         response = anonymous.get(f"/login/assets/{name}")
         assert response.status_code == 200, name
         assert response.headers["content-type"].startswith(kind)

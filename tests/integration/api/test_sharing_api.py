@@ -21,6 +21,11 @@ from xueliang.store.models import Camera
 from xueliang.store.units import UnitRepository
 
 CAM_A, CAM_B, CAM_J = "34150200001320000001", "34150300001320000002", "34152200001320000003"
+CAMERAS = [  # id, name, division, owner unit, longitude, latitude
+    (CAM_A, "a", "341502", "GA", 116.5, 31.75),
+    (CAM_B, "b", "341503", "GA", 116.3, 31.70),
+    (CAM_J, "j", "341522", "JT", 116.4, 31.72),
+]
 USERS = {
     "ga_admin": ("unit_admin", "GA"),
     "ga_viewer": ("viewer", "GA"),
@@ -84,32 +89,15 @@ def seed(platform: Platform) -> None:
     with transaction(platform.sessions) as session:
         made = UnitRepository(session).ids_by_code()
         session.add_all(
-            [
-                Camera(
-                    platform_id=CAM_A,
-                    name="a",
-                    division_code="341502",
-                    owner_unit_id=made["GA"],
-                    longitude=116.5,
-                    latitude=31.75,
-                ),
-                Camera(
-                    platform_id=CAM_B,
-                    name="b",
-                    division_code="341503",
-                    owner_unit_id=made["GA"],
-                    longitude=116.3,
-                    latitude=31.70,
-                ),
-                Camera(
-                    platform_id=CAM_J,
-                    name="j",
-                    division_code="341522",
-                    owner_unit_id=made["JT"],
-                    longitude=116.4,
-                    latitude=31.72,
-                ),
-            ]
+            Camera(
+                platform_id=camera,
+                name=name,
+                division_code=division,
+                owner_unit_id=made[owner],
+                longitude=longitude,
+                latitude=latitude,
+            )
+            for camera, name, division, owner, longitude, latitude in CAMERAS
         )
 
 

@@ -15,7 +15,15 @@ from fastapi.testclient import TestClient
 from xueliang import cli
 from xueliang.api.app import create_app
 from xueliang.app import Platform
-from xueliang.demo import DEMO_ADMIN, demo_login_path, ensure_demo_login, login_lines, login_url, new_password
+from xueliang.demo import (
+    DEMO_ADMIN,
+    demo_login_path,
+    ensure_demo_cast,
+    ensure_demo_login,
+    login_lines,
+    login_url,
+    new_password,
+)
 from xueliang.domain.principals import Role
 from xueliang.sharing.accounts import AccountService
 
@@ -110,3 +118,28 @@ def test_the_login_url_names_a_host_a_browser_can_reach(platform: Platform) -> N
     assert login_url(settings.model_copy(update={"http_host": "10.1.2.3", "http_port": 80})) == (
         "http://10.1.2.3:80/login"
     )
+
+
+def test_the_demo_cast_signs_in_and_the_platform_unit_is_published(platform: Platform, api: TestClient) -> None:
+    login = ensure_demo_login(platform)
+    cast = ensure_demo_cast(platform, login)
+    assert {m.username: m.role for m in cast} == {
+        "operator": Role.OPERATOR,
+        "bureau": Role.UNIT_ADMIN,
+        "secadmin": Role.SECADMIN,
+        "auditor": Role.AUDITOR,
+    }
+    requester = next(m for m in cast if m.username == "operator").unit_code
+    assert requester not in (platform.settings.platform_unit, platform.settings.bureau_unit)
+    for member in cast:
+        status, me = sign_in(api, member.username, login.password)
+        assert status == 200 and me is not None
+        assert (me["unit_code"], me["roles"]) == (member.unit_code, [member.role.value])
+    offers = platform.sharing.offers(platform.settings.platform_unit)
+    assert [(o.scope.value, sorted(m.value for m in o.modes)) for o in offers] == [
+        ("unit", ["desensitised", "live", "snapshot"])
+    ]
+    again = ensure_demo_cast(platform, ensure_demo_login(platform))  # a later start changes nothing
+    assert again == cast and len(platform.sharing.offers(platform.settings.platform_unit)) == 1
+    lines = "\n".join(login_lines(login, platform.settings, cast))
+    assert "operator (operator" in lines and "auditor (auditor" in lines

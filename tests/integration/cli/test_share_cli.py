@@ -76,6 +76,14 @@ def ok(env: dict[str, str], *args: str) -> str:
     return output
 
 
+def filing(who: str, until: str, purpose: str = "p", case: str = "c") -> tuple[str, ...]:
+    """The arguments of ``request file`` acting as ``who``: CAM_A, live, until ``until``."""
+    return (
+        *("request", "file", "--as", who, "--camera", CAM_A, "--mode", "live"),
+        *("--until", until, "--purpose", purpose, "--case", case),
+    )
+
+
 def test_share_flow_from_the_command_line(engine: Engine, env: dict[str, str], seeded: None, tmp_path: Path) -> None:
     server = SharingService(make_session_factory(engine), SharingConfig("PLATFORM", "BUREAU"), InProcessRevocationBus())
     assert "341502" in ok(
@@ -97,25 +105,7 @@ def test_share_flow_from_the_command_line(engine: Engine, env: dict[str, str], s
     letter = tmp_path / "公函.pdf"
     letter.write_bytes(b"%PDF-1.4 request letter")
     until = (dt.datetime.now() + dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
-    filed = ok(
-        env,
-        "request",
-        "file",
-        "--as",
-        "jt_op",
-        "--camera",
-        CAM_A,
-        "--mode",
-        "live",
-        "--until",
-        until,
-        "--purpose",
-        "交通疏导",
-        "--case",
-        "六交〔2026〕12号",
-        "--attach",
-        str(letter),
-    )
+    filed = ok(env, *filing("jt_op", until, "交通疏导", "六交〔2026〕12号"), "--attach", str(letter))
     match = re.search(r"share request ([0-9a-f]{32})", filed)
     assert match is not None and "公函.pdf" in filed and "pending" in filed
     request_id = match.group(1)
@@ -162,22 +152,7 @@ def test_refusals_exit_with_one(env: dict[str, str], seeded: None) -> None:
         ("offers", "publish", "--as", "jt_admin", "--scope", "camera", "--target", CAM_A, "--mode", "live"),
         ("offers", "list", "--as", "aud"),
         ("offers", "list", "--as", "nobody"),
-        (
-            "request",
-            "file",
-            "--as",
-            "aud",
-            "--camera",
-            CAM_A,
-            "--mode",
-            "live",
-            "--until",
-            until,
-            "--purpose",
-            "p",
-            "--case",
-            "c",
-        ),
+        filing("aud", until),
         ("request", "show", "nope", "--as", "jt_op"),
         ("reject", "nope", "--as", "ga_admin", "--comment", "no"),
         ("grants", "revoke", "nope", "--as", "ga_admin"),
@@ -188,20 +163,4 @@ def test_refusals_exit_with_one(env: dict[str, str], seeded: None) -> None:
         assert re.search(r"[\u4e00-\u9fff]", output) and re.search(r"[a-z]{3}", output), output
     assert run(env, "reject", "nope", "--as", "ga_admin")[0] == 2  # --comment is required
     assert run(env, "request", "list", "--as", "jt_op", "--box", "everything")[0] == 2
-    bad_time = (
-        "request",
-        "file",
-        "--as",
-        "jt_op",
-        "--camera",
-        CAM_A,
-        "--mode",
-        "live",
-        "--until",
-        "soon",
-        "--purpose",
-        "p",
-        "--case",
-        "c",
-    )
-    assert run(env, *bad_time)[0] == 2
+    assert run(env, *filing("jt_op", "soon"))[0] == 2

@@ -13,7 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xueliang.domain.grants import Grant, GrantStatus, ShareScope, StepKind
-from xueliang.domain.policy import AdminAction, ApprovalContext, CameraRef, GrantIndex, decide
+from xueliang.domain.policy import (
+    EVERY_UNIT,
+    SHARING_ROLES,
+    AdminAction,
+    ApprovalContext,
+    CameraRef,
+    GrantIndex,
+    SharingParties,
+    decide,
+)
 from xueliang.domain.principals import Mode, Principal, PrincipalKind, Role, Treatment
 
 UNITS = ("GA", "JT", "CG", "YJ")
@@ -312,3 +321,92 @@ def test_division_and_unit_grants_are_found_through_the_index() -> None:
     assert decide(who(Role.OPERATOR), Mode.PLAYBACK, CAM, NOW, index).grant_id == "u"
     elsewhere = CameraRef("x", "CG", "341100")
     assert not decide(who(Role.OPERATOR), Mode.LIVE, elsewhere, NOW, index).allowed
+
+
+# sharing records: who sees share requests, grants, notifications (SHARE_READ with the record's parties) ----------
+
+parties = st.builds(
+    SharingParties,
+    requester_unit_code=st.one_of(st.none(), units),
+    owner_unit_codes=st.frozensets(units, max_size=2),
+    step_unit_codes=st.frozensets(st.sampled_from((*UNITS, "BUREAU")), max_size=3),
+    every_unit=st.booleans(),
+)
+readers = st.builds(
+    Principal,
+    kind=st.sampled_from(list(PrincipalKind)),
+    id=st.sampled_from(["u1", "u2"]),
+    name=st.just("someone"),
+    unit_code=st.sampled_from((*UNITS, "BUREAU")),
+    roles=st.frozensets(st.sampled_from(list(Role)), max_size=3),
+    scopes=st.frozensets(st.sampled_from(["share.read", "share.request", "grant.revoke", "live"]), max_size=3),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(readers, parties, times, st.lists(grants(), max_size=6))
+def test_sharing_records_are_seen_by_their_parties_and_the_security_administrator(
+    principal: Principal, record: SharingParties, now: dt.datetime, granted: list[Grant]
+) -> None:
+    granted = list({g.id: g for g in granted}.values())
+    decision = decide(principal, AdminAction.SHARE_READ, None, now, GrantIndex(granted), context=record)
+    named = principal.unit_code in {record.requester_unit_code, *record.owner_unit_codes, *record.step_unit_codes}
+    takes_part = bool(principal.roles & SHARING_ROLES)
+    scoped = principal.kind is not PrincipalKind.API_KEY or "share.read" in principal.scopes
+    oversees = Role.SECADMIN in principal.roles
+    assert decision.allowed == (scoped and takes_part and (oversees or (named and not record.every_unit)))
+    assert decision.treatment is None and decision.grant_id is None  # a record is no video
+    assert decision.reason_zh and decision.reason_en
+    if principal.roles <= {Role.SYSADMIN, Role.AUDITOR}:
+        assert not decision.allowed  # they take no part in sharing, whoever the parties are
+    # grants held and the time of day change nothing: visibility is by party, not by use
+    assert decide(principal, AdminAction.SHARE_READ, None, BASE, GrantIndex(), context=record) == decision
+
+
+@settings(max_examples=300, deadline=None)
+@given(readers, parties)
+def test_naming_the_reader_unit_never_hides_a_record(principal: Principal, record: SharingParties) -> None:
+    """Adding the reader's unit to the parties only ever widens what it sees (monotone in the parties)."""
+    before = decide(principal, AdminAction.SHARE_READ, None, NOW, GrantIndex(), context=record)
+    widened = dataclasses.replace(record, step_unit_codes=record.step_unit_codes | {principal.unit_code})
+    after = decide(principal, AdminAction.SHARE_READ, None, NOW, GrantIndex(), context=widened)
+    assert after.allowed or not before.allowed
+
+
+def read(principal: Principal, record: SharingParties | ApprovalContext | None) -> bool:
+    return decide(principal, AdminAction.SHARE_READ, None, NOW, GrantIndex(), context=record).allowed
+
+
+def test_share_read_by_role_and_party() -> None:
+    request = SharingParties("JT", frozenset({"GA"}), frozenset({"GA", "BUREAU"}))
+    for role in (Role.UNIT_ADMIN, Role.OPERATOR, Role.VIEWER):
+        assert read(who(role, unit="JT"), request)  # the requesting unit
+        assert read(who(role, unit="GA"), request)  # the owner unit
+        assert read(who(role, unit="BUREAU"), request)  # a unit deciding a step
+        assert not read(who(role, unit="CG"), request)  # no party to it
+        assert read(who(role, unit="CG"), SharingParties.of_unit("CG"))  # its own unit's lists
+        assert not read(who(role, unit="CG"), EVERY_UNIT)
+    assert read(who(Role.SECADMIN, unit="CG"), request) and read(who(Role.SECADMIN, unit="CG"), EVERY_UNIT)
+    for role in (Role.SYSADMIN, Role.AUDITOR):
+        for record in (request, SharingParties.of_unit("JT"), EVERY_UNIT):
+            refused = decide(who(role, unit="JT"), AdminAction.SHARE_READ, None, NOW, GrantIndex(), context=record)
+            assert not refused.allowed and "no part in sharing" in refused.reason_en
+    # a record must be named: no context, or an approval's context, is no answer
+    assert not read(who(Role.SECADMIN), None)
+    assert not read(who(Role.SECADMIN), ApprovalContext("JT"))
+    # and a record's parties are no approval context
+    assert not decide(
+        who(Role.UNIT_ADMIN, unit="GA"), AdminAction.GRANT_APPROVE, CAM, NOW, GrantIndex(), context=request
+    ).allowed
+
+
+def test_api_keys_need_the_share_read_scope() -> None:
+    grant = SharingParties("JT", frozenset({"GA"}))
+
+    def key(*scopes: str) -> Principal:
+        return Principal(PrincipalKind.API_KEY, "k", "k", "JT", frozenset({Role.OPERATOR}), frozenset(scopes))
+
+    refused = decide(key("live", "share.request"), AdminAction.SHARE_READ, None, NOW, GrantIndex(), context=grant)
+    assert not refused.allowed and "share.read" in refused.reason_en
+    assert read(key("share.read"), grant)
+    assert not read(key("share.read"), SharingParties("CG", frozenset({"GA"})))  # the scope widens nothing

@@ -8,28 +8,27 @@
  * audit log is unavailable. Already signed in: the page says who, with "continue" and "sign out".
  *
  * For tests and for people with devtools: window.xueliangLogin = {state, error, user} and <body
- * data-state="idle|submitting|refused|signed-in">.
+ * data-state="idle|submitting|refused|signed-in">. What it shares with the player comes from page.js.
  */
 (function () {
   "use strict";
 
   const MESSAGES = {
     "zh-CN": {
-      network: "无法连接服务器：",
       http: "登录失败，HTTP 状态码 ",
       unlock: "解锁时间（本地时间）：",
     },
     en: {
-      network: "cannot reach the server: ",
       http: "signing in failed with HTTP status ",
       unlock: "Unlocks at (local time): ",
     },
   };
 
+  const page = window.xueliangPage;
   const body = document.body;
-  const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
-  const text = (key) => MESSAGES[lang][key] || key;
-  const byId = (id) => document.getElementById(id);
+  const lang = page.lang;
+  const text = page.texts(MESSAGES);
+  const byId = page.byId;
   const form = byId("login-form");
   const username = byId("username");
   const password = byId("password");
@@ -68,23 +67,6 @@
     unlockBox.hidden = false;
   }
 
-  function errorMessage(status, answer) {
-    // the platform's errors carry message_zh / message_en (and message in the language asked for)
-    if (answer && typeof answer.message === "string" && answer.message) {
-      return (lang === "en" ? answer.message_en : answer.message_zh) || answer.message;
-    }
-    if (answer && typeof answer.detail === "string" && answer.detail) return answer.detail;
-    return text("http") + status;
-  }
-
-  async function readJson(response) {
-    try {
-      return await response.json();
-    } catch (exc) {
-      return null;
-    }
-  }
-
   async function submit(event) {
     event.preventDefault();
     if (login.state === "submitting") return;
@@ -104,7 +86,7 @@
       setState("refused", text("network") + exc.message);
       return;
     }
-    const answer = await readJson(response);
+    const answer = await page.readJson(response);
     if (response.ok) {
       login.user = answer && answer.user ? answer.user : null;
       setState("signed-in");
@@ -112,7 +94,7 @@
       return;
     }
     submitButton.disabled = false;
-    setState("refused", errorMessage(response.status, answer));
+    setState("refused", page.errorMessage(response.status, answer, text("http")));
     if (response.status === 423 && answer && answer.detail) showUnlock(answer.detail.locked_until);
     password.value = "";
     password.focus();
@@ -121,10 +103,7 @@
   async function showCurrentUser() {
     // best effort: someone already signed in sees who, and may continue or sign out
     try {
-      const response = await fetch("/api/v1/auth/me", {
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
+      const response = await page.me();
       if (!response.ok) return;
       const me = await response.json();
       login.user = me;

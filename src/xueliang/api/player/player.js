@@ -14,7 +14,8 @@
  *
  * For tests and for people with devtools: window.xueliangPlayer = {state, error, error_code, video, user,
  * treatment, grant, ...} and <body data-state="idle|signed-out|requesting|loading|playing|stalled|ended|error"
- * data-format=... data-variant=... data-treatment=... data-error-code=...>.
+ * data-format=... data-variant=... data-treatment=... data-error-code=...>. What it shares with the sign-in page
+ * comes from /login/assets/page.js.
  */
 (function () {
   "use strict";
@@ -45,7 +46,6 @@
       blocked: "浏览器阻止了自动播放，请点击播放",
       snapshot_failed: "抓图失败",
       http: "请求失败，HTTP 状态码 ",
-      network: "无法连接服务器：",
       variant_native: "原始码流",
       variant_h264: "H.264（转码）",
       variant_masked: "脱敏",
@@ -66,7 +66,6 @@
       blocked: "the browser blocked autoplay; press play",
       snapshot_failed: "the snapshot failed",
       http: "the request failed with HTTP status ",
-      network: "cannot reach the server: ",
       variant_native: "native",
       variant_h264: "H.264 (transcoded)",
       variant_masked: "desensitised",
@@ -75,10 +74,13 @@
     },
   };
 
+  const page = window.xueliangPage;
   const body = document.body;
-  const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
-  const text = (key) => MESSAGES[lang][key] || key;
-  const byId = (id) => document.getElementById(id);
+  const lang = page.lang;
+  const text = page.texts(MESSAGES);
+  const byId = page.byId;
+  const readJson = page.readJson;
+  const errorMessage = (status, answer) => page.errorMessage(status, answer, text("http"));
   const params = new URLSearchParams(window.location.search);
   const cameraId = body.dataset.cameraId;
   const video = byId("video");
@@ -156,22 +158,11 @@
     window.location.replace("/login?" + query.toString());
   }
 
-  async function readJson(response) {
-    try {
-      return await response.json();
-    } catch (exc) {
-      return null;
-    }
-  }
-
   async function whoAmI() {
     // who is signed in, and the CSRF token of the session (null when the credential is not a cookie)
     let response;
     try {
-      response = await fetch("/api/v1/auth/me", {
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "Accept-Language": lang },
-      });
+      response = await page.me();
     } catch (exc) {
       throw new Error(text("network") + exc.message);
     }
@@ -206,19 +197,6 @@
     const wanted = params.get("format");
     if (FORMATS.includes(wanted) && formatSupported(wanted)) return wanted;
     return FORMATS.find(formatSupported) || null;
-  }
-
-  function errorMessage(status, answer) {
-    // The platform's errors carry message_zh / message_en; some answers only {"detail": "..."}.
-    let message = null;
-    if (answer && typeof answer.message === "string" && answer.message) {
-      message = (lang === "en" ? answer.message_en : answer.message_zh) || answer.message;
-    } else if (answer && typeof answer.detail === "string" && answer.detail) {
-      message = answer.detail;
-    } else if (answer && answer.detail !== undefined && answer.detail !== null) {
-      message = JSON.stringify(answer.detail);
-    }
-    return message === null ? text("http") + status : message;
   }
 
   async function requestPlay(variant, retried) {

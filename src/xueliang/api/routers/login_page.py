@@ -1,11 +1,14 @@
-"""GET /login: the sign-in page of the browser pages (issue 5), and GET /login/assets/{name}: its script and style.
+"""GET /login: the sign-in page of the browser pages (issue 5), and GET /login/assets/{name}: its script and style,
+and what the browser pages share.
 
 Static like the player page: the script posts ``{username, password}`` to ``POST /api/v1/auth/login`` with fetch,
 which sets the HTTP-only session cookie; the page then goes to ``?next=``. ``next`` is checked here, once
 (:func:`safe_next`: a path on this origin, nothing that a browser could read as another host), and handed to the
 script in ``data-next``. No inline script or style: the page is served under the same kind of
-Content-Security-Policy as the player. ``logout.js`` is the sign-out button of the pages that have no script of
-their own (the landing page): any ``<button data-logout="/where-to-go">`` ends the session.
+Content-Security-Policy as the player. Served here for every browser page: ``page.css`` (the look the sign-in page
+and the player share), ``page.js`` (what their scripts share: the page's language, the platform's error messages,
+who is signed in) and ``logout.js``, the sign-out button of the pages that have no script of their own (the landing
+page): any ``<button data-logout="/where-to-go">`` ends the session.
 
 Language: ``?lang=en`` or ``?lang=zh-CN`` when given, else the browser's ``Accept-Language``; zh-CN by default.
 No route here touches the platform's services, so the page can be served (and tested) without a database.
@@ -28,7 +31,9 @@ PAGE_DIR = Path(__file__).resolve().parent.parent / "login"
 ASSETS = {
     "login.js": "text/javascript; charset=utf-8",
     "logout.js": "text/javascript; charset=utf-8",
+    "page.js": "text/javascript; charset=utf-8",
     "login.css": "text/css; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
 }
 LOGIN_PATH = "/login"
 DEFAULT_NEXT = "/"
@@ -127,7 +132,7 @@ def _quality(params: str) -> float:
 
 @router.get("/login/assets/{name}")
 def login_asset(name: str) -> Response:
-    """The page's script and style; nothing else is reachable."""
+    """The page's script and style, and the shared ``page.*`` and ``logout.js``; nothing else is reachable."""
     content_type = ASSETS.get(name)
     if content_type is None:
         return PlainTextResponse("未找到 / not found\n", status_code=404)

@@ -5,9 +5,10 @@ static: the script asks ``GET /api/v1/auth/me`` who is signed in (nobody: it goe
 ``login_page.py``), calls ``POST /api/v1/cameras/{id}/play`` itself with the session's CSRF token and plays the
 returned FLV URL with mpegts.js or the HLS URL with hls.js. Those two players come from npm and are copied into
 ``xueliang/web_dist/player/vendor`` by ``scripts/build-web`` (build output, not committed); without them the page
-answers 503 and says what to run. The page's own sources (``api/player/``) are committed. No route here touches
-the platform's services, so the page can be served (and tested) without a database. ``GET /play?camera=`` sends
-the landing page's play form on to the camera's page.
+answers 503 and says what to run. The page's own sources (``api/player/``) are committed; the look and the script
+helpers it shares with the sign-in page come from ``/login/assets/page.css`` and ``page.js`` (``login_page.py``).
+No route here touches the platform's services, so the page can be served (and tested) without a database.
+``GET /play?camera=`` sends the landing page's play form on to the camera's page.
 """
 
 from __future__ import annotations
