@@ -73,7 +73,7 @@ def start_demo_devices(settings: Settings, nvrs: int = DEMO_NVRS) -> subprocess.
 
 
 DEMO_ADMIN = "admin"
-DEMO_REQUESTER_UNIT = "DEMO-CG"
+DEMO_REQUESTER_UNIT = "CGJ"
 DEMO_ADMIN_NAME = "演示管理员 / demo administrator"
 LOGIN_FILE = "login.txt"
 PASSWORD_GROUPS = 4  # four groups of five: about 110 bits, and easy to read aloud
@@ -162,13 +162,8 @@ class CastMember:
 
 
 def _requesting_unit(platform: Platform) -> str:
-    """A department of the sample inventory (not the platform's unit, not the bureau) to ask for video."""
-    settings = platform.settings
-    taken = {settings.platform_unit, settings.bureau_unit}
-    for unit in platform.catalog.list_units():
-        if unit.code not in taken:
-            return unit.code
-    platform.accounts.ensure_unit(DEMO_REQUESTER_UNIT, "演示申请单位 / demo requesting unit")
+    """The unit that asks for video in the demo (the sample inventory's units carry generated codes)."""
+    platform.accounts.ensure_unit(DEMO_REQUESTER_UNIT, "六安市城市管理局（演示） / city management bureau (demo)")
     return DEMO_REQUESTER_UNIT
 
 

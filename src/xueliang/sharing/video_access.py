@@ -70,6 +70,11 @@ class VideoAccess:
         """The ticket for this use, or AccessDeniedError; a refusal is an audit record too (fail-closed)."""
         decision = self.sharing.authorise(principal, action, camera, self.clock())
         if not decision.allowed:
+            # a grant made by another process (the CLI, another API process without Redis) may not have reached
+            # this index yet: one cheap check of the grant table's mark before refusing
+            self.sharing.sync()
+            decision = self.sharing.authorise(principal, action, camera, self.clock())
+        if not decision.allowed:
             self.audit.record(
                 AuditEvent(
                     action=AuditAction.ACCESS_DENIED,

@@ -21,7 +21,7 @@ from xueliang.domain.audit import AuditAction
 from xueliang.domain.grants import ShareScope, StepKind
 from xueliang.domain.principals import Mode, Principal
 from xueliang.sharing.grants import NewShareRequest, SharingConfig, SharingService
-from xueliang.sharing.revocation import RedisRevocationBus
+from xueliang.sharing.revocation import InProcessRevocationBus, RedisRevocationBus
 from xueliang.sharing.tokens import PlayClaims
 from xueliang.store.models import utcnow
 
@@ -41,13 +41,20 @@ def principal(platform: Platform, username: str) -> Principal:
     return platform.accounts.get_user(username).principal()
 
 
-def grant(platform: Platform, users: Any, camera: str, modes: set[Mode], requester: str = "cg-op") -> str:
+def grant(
+    platform: Platform,
+    users: Any,
+    camera: str,
+    modes: set[Mode],
+    requester: str = "cg-op",
+    sharing: SharingService | None = None,
+) -> str:
     """The whole approval path through the sharing service: GA publishes, CG's operator asks, GA's administrator
     and the data bureau approve. Returns the grant's id."""
     for name, role, unit in (("ga-admin", "unit_admin", "GA"), ("bureau-admin", "unit_admin", "BUREAU")):
         if name not in {u.username for u in platform.accounts.list_users()}:
             users.create(name, role, unit)
-    sharing = platform.sharing
+    sharing = sharing or platform.sharing
     sharing.publish(principal(platform, "ga-admin"), ShareScope.CAMERA, camera, frozenset(modes))
     now = utcnow()
     request = sharing.file_request(
@@ -185,6 +192,24 @@ def test_the_unit_stream_limit(client: TestClient, platform: Platform, users: An
     assert limited.json()["error"] == "unit_stream_limit"
     other_unit = signed_in(client, users, "ga-op", "operator", "GA")
     assert client.post(f"/api/v1/cameras/{camera}/play", json={}, headers=other_unit).status_code == 200
+
+
+def test_a_grant_made_by_another_process_plays_at_once(
+    client: TestClient, platform: Platform, users: Any, camera: str
+) -> None:
+    """The CLI (another process, no shared bus) approves: the play check looks at the grant table before refusing."""
+    headers = signed_in(client, users, "cg-op", "operator", "CG")
+    cli_bus = InProcessRevocationBus()
+    cli = SharingService(platform.sessions, SharingConfig("PLATFORM", "BUREAU"), cli_bus)
+    try:
+        grant_id = grant(platform, users, camera, {Mode.LIVE}, sharing=cli)
+    finally:
+        cli.close()
+        cli_bus.close()
+    assert grant_id not in platform.sharing.index  # nothing told this process
+    played = client.post(f"/api/v1/cameras/{camera}/play", json={}, headers=headers)
+    assert played.status_code == 200, played.text
+    assert played.json()["grant"] == grant_id
 
 
 @pytest.fixture
