@@ -4,7 +4,6 @@ and the revocation bus in process and over Redis (Redis at 127.0.0.1:6379: requi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import queue
 import uuid
 from collections.abc import Iterator
@@ -329,22 +328,6 @@ def test_in_process_bus_survives_a_failing_subscriber() -> None:
     assert Revocation.decode(Revocation("g3", "expired").encode()) == Revocation("g3", "expired")
     with pytest.raises(ValueError):
         Revocation.decode('{"grant": 1}')
-
-
-REDIS_URL = os.environ.get("XUELIANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis not reachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    return REDIS_URL
 
 
 def test_redis_bus_reaches_every_subscriber(redis_url: str) -> None:
