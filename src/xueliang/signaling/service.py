@@ -10,8 +10,13 @@ MESSAGE         MANSCDP: Keepalive (presence), answers to our queries (commands)
 NOTIFY          catalog subscription events (signaling/subscriptions.py)
 OPTIONS         200
 BYE, INFO       in one of our INVITE dialogs (signaling/invite.py): answered there; else 481
-INVITE          501 until cascade lands (we are the one who INVITEs devices: :meth:`source_opener`)
+INVITE          from an upper platform (cascade): its link; else 501 (we INVITE devices: :meth:`source_opener`)
 ==============  ===================================================================================
+
+Requests from an upper platform we registered with (cascade, issue 6) go to :attr:`SignalingService.cascade`
+first: the upper-platform links (signaling/upper.py) take every request whose sender is one of them. What changes
+on this side that an upper platform subscribed to (device online changes, channel events from catalogs and
+NOTIFYs) is told to :attr:`SignalingService.change_listeners`.
 
 Background work, once a second on the event loop: presence deadlines, partial catalogs, batched writes of
 online changes and registrations (through ``asyncio.to_thread``: the database never blocks the loop), and the
@@ -43,6 +48,7 @@ from xueliang.signaling.ssrc import SsrcAllocator
 from xueliang.signaling.subscriptions import Subscriptions
 from xueliang.signaling.sync import CatalogSync, SyncResult
 from xueliang.signaling.transport import Peer, local_address_towards
+from xueliang.store.device_records import OnlineChange
 from xueliang.store.devices import DeviceStore
 from xueliang.store.models import utcnow
 
@@ -80,6 +86,23 @@ class PartedCatalogSink(Protocol):
     """A :class:`CatalogSink` that can take a catalog in parts (optional: others get catalogs whole)."""
 
     def open_catalog(self, device_id: str) -> CatalogIntake: ...
+
+
+class CascadeRequests(Protocol):
+    """The upper-platform links: ``handle`` takes a request when its sender is an upper platform (True)."""
+
+    def handle(self, request: Request, peer: Peer) -> bool: ...
+
+
+ChannelEvents = list[tuple[CatalogEvent | None, CatalogItem]]
+
+
+class ChangeListener(Protocol):
+    """Told of changes an upper platform may have subscribed to; called on the event loop, must not block."""
+
+    def devices_changed(self, changes: Sequence[OnlineChange]) -> None: ...
+
+    def channel_events(self, device_id: str, events: ChannelEvents) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +179,8 @@ class SignalingService:
             concurrency=config.catalog_concurrency,
             rate=config.catalog_rate,
         )
+        self.cascade: CascadeRequests | None = None
+        self.change_listeners: list[ChangeListener] = []
         self._via_hosts: dict[str, str] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -229,6 +254,10 @@ class SignalingService:
         if not (registrations or changes or seen):
             return
 
+        if changes:
+            for listener in self.change_listeners:
+                self._tell(listener.devices_changed, changes)
+
         def write() -> None:
             for registration in registrations:
                 self.store.save_registration(registration)
@@ -251,6 +280,8 @@ class SignalingService:
 
     # --- requests in -----------------------------------------------------------------------------------------
     def handle_request(self, request: Request, peer: Peer) -> None:
+        if self.cascade is not None and self.cascade.handle(request, peer):
+            return
         method = request.method
         if method == "MESSAGE":
             self._on_message(request, peer)
@@ -261,7 +292,7 @@ class SignalingService:
         elif method == "OPTIONS":
             self.endpoint.respond(request, peer, 200, headers=(("Allow", SUPPORTED),))
         elif method in ("INVITE", "SUBSCRIBE"):
-            self.endpoint.respond(request, peer, 501)  # media (next issue) and cascade plug in here
+            self.endpoint.respond(request, peer, 501)  # only upper platforms INVITE or SUBSCRIBE us
         elif method in ("BYE", "INFO") and self.invites.on_request(request, peer):
             return
         elif method in ("BYE", "CANCEL", "INFO"):
@@ -351,6 +382,14 @@ class SignalingService:
         events = notify.events()
         if events:
             self.spawn(self.sink.apply_events(device_id, events))
+            for listener in self.change_listeners:
+                self._tell(listener.channel_events, device_id, events)
+
+    def _tell(self, call: Callable[..., None], *args: object) -> None:
+        try:
+            call(*args)
+        except Exception:  # a listener's bug must not cost devices their presence
+            log.exception("change listener failed")
 
     async def _on_alarm(self, session: DeviceSession, alarm: manscdp.AlarmNotify) -> None:
         self.metrics["alarms"] += 1
