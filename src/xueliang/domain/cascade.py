@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,6 +24,7 @@ __all__ = [
     "ShareKind",
     "ShareSpec",
     "SharedChannel",
+    "SharedTree",
     "TreeNode",
     "UpperPlatform",
     "upper_principal_id",
@@ -167,3 +169,12 @@ class SharedChannel:
     longitude: float | None = None
     latitude: float | None = None
     ptz_type: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTree:
+    """What one upper platform is shared: the nodes built for it and the channels, in no particular order (the
+    catalog answer orders them: regions, groups, cameras)."""
+
+    nodes: Sequence[TreeNode]
+    channels: Sequence[SharedChannel]

@@ -18,11 +18,11 @@ what the link hands the requests of its upper platform to.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from xueliang.domain.cascade import SharedChannel, TreeNode, UpperPlatform
+from xueliang.domain.cascade import SharedChannel, SharedTree, UpperPlatform
 from xueliang.domain.streams import MediaTransport
 from xueliang.protocol.sip import Request, Response
 from xueliang.signaling.transport import Peer
@@ -33,19 +33,9 @@ __all__ = [
     "CascadeRefusedError",
     "CascadeStream",
     "MediaOffer",
-    "SharedTree",
     "UpperLinkView",
     "UpperRequestHandler",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class SharedTree:
-    """What one upper platform is shared: the nodes built for it and the channels, in no particular order (the
-    catalog answer orders them: regions, groups, cameras)."""
-
-    nodes: Sequence[TreeNode]
-    channels: Sequence[SharedChannel]
 
 
 class CascadeDirectory(Protocol):
